@@ -1,0 +1,64 @@
+# udd — top-level entry points. See README.md.
+#   make run    build everything, list the embedded pool, run the examples on it
+#   make test   build and run the whole test suite
+#   make test-asan  the suite again under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make bench  benchmarks (comparison tables)
+#   make install [PREFIX=/usr/local]
+# Missing Debian packages are installed first (apt-get, as root), saying so.
+
+BUILD ?= build
+BUILD_ASAN ?= build-asan
+PREFIX ?= /usr/local
+CC ?= cc
+WERROR ?= ON
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+DEB_PACKAGES := cmake make gcc pkg-config libjson-c-dev libpci-dev pciutils python3
+
+.PHONY: all deps build run test test-asan bench install clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES) $(EXTRA_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make: installing missing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "make: need root to install packages (or install them yourself)"; exit 1; fi; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y --no-install-recommends $$missing >/dev/null 2>&1 || \
+	    { apt-get update >/dev/null && apt-get install -y --no-install-recommends $$missing; }; \
+	fi
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) -DUDD_WERROR=$(WERROR) -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	@echo "== udd list (the embedded pool) =="
+	@$(BUILD)/tools/udd list
+	@echo "== examples/edu =="
+	@$(BUILD)/examples/edu/edu
+	@echo "== examples/pio =="
+	@$(BUILD)/examples/pio/pio "hello from udd"
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+test-asan: deps
+	cmake -S . -B $(BUILD_ASAN) -DUDD_WERROR=$(WERROR) -DUDD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(BUILD_ASAN) -j$(JOBS)
+	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j$(JOBS)
+
+bench: build
+	cmake --build $(BUILD) --target bench
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN)

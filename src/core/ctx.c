@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Contexts, and the embedded default pool: a udd-sim daemon serving the
+ * built-in simulated devices in a per-user runtime directory. The first
+ * context on the host starts it; every context holds a connection to its
+ * control socket as a lease; it exits by itself when no lease is left.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+extern char **environ;
+
+static char *join_paths(const char *a, const char *b)
+{
+	size_t la = a ? strlen(a) : 0, lb = b ? strlen(b) : 0;
+	char *s = malloc(la + lb + 2);
+	if (!s)
+		return NULL;
+	s[0] = '\0';
+	if (la)
+		strcpy(s, a);
+	if (la && lb)
+		strcat(s, ":");
+	if (lb)
+		strcat(s, b);
+	return s;
+}
+
+static char *default_runtime_dir(void)
+{
+	const char *e = getenv("UDD_RUNTIME_DIR");
+	char buf[512];
+	if (e && *e)
+		return strdup(e);
+	e = getenv("XDG_RUNTIME_DIR");
+	if (e && *e) {
+		snprintf(buf, sizeof(buf), "%s/udd", e);
+		return strdup(buf);
+	}
+	snprintf(buf, sizeof(buf), "/tmp/udd-%u", (unsigned)getuid());
+	return strdup(buf);
+}
+
+static char *default_sim_path(void)
+{
+	const char *e = getenv("UDD_SIM");
+	if (e && *e)
+		return strdup(e);
+	if (access(UDD_SIM_BUILD_PATH, X_OK) == 0)
+		return strdup(UDD_SIM_BUILD_PATH);
+	return strdup(UDD_SIM_INSTALL_PATH);
+}
+
+/* mkdir -p for one or two levels, mode 0700; an existing directory is fine. */
+static int make_dir(const char *path)
+{
+	if (mkdir(path, 0700) == 0 || errno == EEXIST)
+		return 0;
+	return -errno;
+}
+
+/* Connect to a UNIX socket; returns fd or -errno. */
+static int unix_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Take an exclusive flock, waiting up to timeout_ms. */
+static int lock_wait(int fd, long timeout_ms)
+{
+	for (long waited = 0;; waited += 10) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -errno;
+		if (waited >= timeout_ms)
+			return -ETIMEDOUT;
+		sleep_ms(10);
+	}
+}
+
+static int start_sim(struct udd_ctx *ctx, const char *simdir)
+{
+	if (access(ctx->sim_path, X_OK) != 0) {
+		udd_logf(&ctx->log, UDD_LOG_ERR, "udd-sim not found at %s (set UDD_SIM)", ctx->sim_path);
+		return -ENOENT;
+	}
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (!getenv("UDD_SIM_VERBOSE")) {
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	}
+	char *argv[] = { ctx->sim_path, "--dir", ctx->runtime_dir, "--daemon", NULL };
+	pid_t pid;
+	int rc = posix_spawn(&pid, ctx->sim_path, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc) {
+		udd_logf(&ctx->log, UDD_LOG_ERR, "cannot start %s: %s", ctx->sim_path, strerror(rc));
+		return -rc;
+	}
+	/* The daemon's parent exits once every socket listens. */
+	int status = 0;
+	pid_t w;
+	while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+		;
+	if (w == pid && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+		udd_logf(&ctx->log, UDD_LOG_ERR, "udd-sim failed to start (status 0x%x)", status);
+		return -EIO;
+	}
+	(void)simdir;
+	return 0;
+}
+
+/* Join (or start) the embedded pool: leave a lease connection in ctx->lease_fd. */
+static int join_embedded(struct udd_ctx *ctx)
+{
+	char simdir[600], ctl[700], lockp[700];
+	int rc = make_dir(ctx->runtime_dir);
+	if (rc)
+		return rc;
+	snprintf(simdir, sizeof(simdir), "%s/sim", ctx->runtime_dir);
+	if ((rc = make_dir(simdir)))
+		return rc;
+	snprintf(ctl, sizeof(ctl), "%s/control.sock", simdir);
+	snprintf(lockp, sizeof(lockp), "%s/start.lock", simdir);
+
+	int fd = unix_connect(ctl);
+	if (fd >= 0) {
+		ctx->lease_fd = fd;
+		return 0;
+	}
+	int lk = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lk < 0)
+		return -errno;
+	rc = lock_wait(lk, 10000);
+	if (rc)
+		goto out;
+	fd = unix_connect(ctl); /* someone may have started it meanwhile */
+	if (fd < 0) {
+		rc = start_sim(ctx, simdir);
+		if (rc)
+			goto out;
+		for (int i = 0; i < 500 && fd < 0; i++) {
+			fd = unix_connect(ctl);
+			if (fd < 0)
+				sleep_ms(10);
+		}
+	}
+	if (fd < 0) {
+		udd_logf(&ctx->log, UDD_LOG_ERR, "embedded pool: cannot reach %s: %s", ctl, strerror(-fd));
+		rc = fd == -ENOENT || fd == -ECONNREFUSED ? -ETIMEDOUT : fd;
+		goto out;
+	}
+	ctx->lease_fd = fd;
+	rc = 0;
+out:
+	close(lk); /* releases the lock */
+	return rc;
+}
+
+void udd_ctx_close(udd_ctx_t *ctx)
+{
+	if (!ctx)
+		return;
+	while (ctx->devs)
+		udd_dev_return(ctx->devs);
+	if (ctx->lease_fd >= 0)
+		close(ctx->lease_fd);
+	free(ctx->pool_dirs);
+	free(ctx->sockets);
+	free(ctx->runtime_dir);
+	free(ctx->sim_path);
+	pthread_mutex_destroy(&ctx->lock);
+	pthread_mutex_destroy(&ctx->log.lock);
+	free(ctx);
+}
+
+int udd_ctx_open(udd_ctx_t **out, const udd_ctx_opts_t *opts)
+{
+	static const udd_ctx_opts_t defaults;
+	if (!out)
+		return -EINVAL;
+	if (!opts)
+		opts = &defaults;
+	if (opts->flags & ~(UDD_CTX_F_NO_EMBEDDED | UDD_CTX_F_NO_VFIO))
+		return -EINVAL;
+	struct udd_ctx *ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return -ENOMEM;
+	ctx->lease_fd = -1;
+	pthread_mutex_init(&ctx->lock, NULL);
+	pthread_mutex_init(&ctx->log.lock, NULL);
+	ctx->log.cb = opts->log_cb;
+	ctx->log.user = opts->log_user;
+	ctx->log.level = opts->log_level;
+	ctx->flags = opts->flags;
+	const char *e = getenv("UDD_NO_EMBEDDED");
+	if (e && strcmp(e, "1") == 0)
+		ctx->flags |= UDD_CTX_F_NO_EMBEDDED;
+	e = getenv("UDD_NO_VFIO");
+	if (e && strcmp(e, "1") == 0)
+		ctx->flags |= UDD_CTX_F_NO_VFIO;
+
+	ctx->pool_dirs = join_paths(opts->pool_dirs, getenv("UDD_POOL"));
+	ctx->sockets = join_paths(opts->sockets, getenv("UDD_SOCKETS"));
+	ctx->runtime_dir = opts->runtime_dir ? strdup(opts->runtime_dir) : default_runtime_dir();
+	ctx->sim_path = opts->sim_path ? strdup(opts->sim_path) : default_sim_path();
+	int rc = -ENOMEM;
+	if (!ctx->pool_dirs || !ctx->sockets || !ctx->runtime_dir || !ctx->sim_path)
+		goto fail;
+	if (!(ctx->flags & UDD_CTX_F_NO_EMBEDDED)) {
+		rc = join_embedded(ctx);
+		if (rc)
+			goto fail;
+	}
+	*out = ctx;
+	return 0;
+fail:
+	udd_ctx_close(ctx);
+	return rc;
+}
