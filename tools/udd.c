@@ -1,0 +1,955 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * udd — look at and poke the devices of the udd pool.
+ *
+ *   udd list [-v] [--json] [--vendor V] [--device D] [--class C[/MASK]]
+ *   udd info FDID
+ *   udd read FDID SET OFFSET [-w 8|16|32|64]
+ *   udd write FDID SET OFFSET VALUE [-w 8|16|32|64]
+ *
+ * Uses only the public API (udd/udd.h). Device names come from pciutils'
+ * pci.ids through libpci; libpci is initialised on an empty dump so that it
+ * never looks at this host's bus.
+ *
+ * Exit status: 0 success, 1 bad input or a failed operation, 2 usage error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <pci/pci.h>
+
+#include <udd/udd.h>
+
+#define EXIT_BAD 1
+#define EXIT_USAGE 2
+
+static const char *prog = "udd";
+
+static void die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void die_msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: udd COMMAND [ARGS]\n"
+		"\n"
+		"Commands:\n"
+		"  list [-v] [--json] [--vendor V] [--device D] [--class C[/MASK]]\n"
+		"        list the devices of the pool (lspci-like); -v adds subsystem,\n"
+		"        register sets and interrupt counts; --json prints JSON\n"
+		"  info FDID\n"
+		"        ids, register sets, interrupts and decoded capabilities\n"
+		"  read FDID SET OFFSET [-w 8|16|32|64]\n"
+		"        read a register and print it in hex (default width 32)\n"
+		"  write FDID SET OFFSET VALUE [-w 8|16|32|64]\n"
+		"        write a register (borrows the device exclusively)\n"
+		"\n"
+		"FDID, OFFSET, VALUE: decimal or 0x-prefixed hex.\n"
+		"SET: an rnumber (0 = config space, then each BAR), bar0..bar5, or cfg.\n"
+		"Exit status: 0 ok, 1 bad input or failure, 2 usage error.\n");
+}
+
+/* ---- number parsing --------------------------------------------------------- */
+
+/* Parse an unsigned number (decimal, or hex with 0x). Returns 0 or -EINVAL. */
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (s == NULL || *s == '\0' || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno != 0 || *end != '\0')
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_fdid(const char *s, udd_fdid_t *out)
+{
+	uint64_t v;
+
+	if (parse_u64(s, &v) < 0 || v > UINT32_MAX) {
+		die_msg("bad fdid '%s' (decimal or 0x-prefixed hex)", s);
+		return -EINVAL;
+	}
+	*out = (udd_fdid_t)v;
+	return 0;
+}
+
+static int parse_u16_opt(const char *what, const char *s, uint16_t *out)
+{
+	uint64_t v;
+
+	/* vendor and device ids are hex by convention, as in lspci -d */
+	char *end;
+	errno = 0;
+	if (s[0] == '\0' || s[0] == '-' || s[0] == '+')
+		goto bad;
+	v = strtoull(s, &end, 16);
+	if (errno != 0 || *end != '\0' || v > 0xffff)
+		goto bad;
+	*out = (uint16_t)v;
+	return 0;
+bad:
+	die_msg("bad %s '%s' (a hex number up to ffff)", what, s);
+	return -EINVAL;
+}
+
+/* --class C[/MASK]: C is a hex class code; 2 digits = base class, 4 digits =
+ * base+sub, 6 digits = base+sub+prog-if (the mask follows unless given). */
+static int parse_class(const char *s, udd_filter_t *f)
+{
+	char buf[64];
+	char *slash, *end;
+	size_t len;
+	unsigned long long c, m;
+
+	if (strlen(s) >= sizeof(buf))
+		goto bad;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	if (buf[0] == '0' && (buf[1] == 'x' || buf[1] == 'X'))
+		memmove(buf, buf + 2, strlen(buf + 2) + 1);
+	len = strlen(buf);
+	if (len == 0 || len > 6 || buf[0] == '-' || buf[0] == '+')
+		goto bad;
+	errno = 0;
+	c = strtoull(buf, &end, 16);
+	if (errno != 0 || *end != '\0')
+		goto bad;
+	if (len <= 2) {
+		c <<= 16;
+		m = 0xff0000;
+	} else if (len <= 4) {
+		c <<= 8;
+		m = 0xffff00;
+	} else {
+		m = 0xffffff;
+	}
+	if (slash) {
+		const char *ms = slash + 1;
+		if (ms[0] == '0' && (ms[1] == 'x' || ms[1] == 'X'))
+			ms += 2;
+		if (*ms == '\0' || *ms == '-' || *ms == '+')
+			goto bad;
+		errno = 0;
+		m = strtoull(ms, &end, 16);
+		if (errno != 0 || *end != '\0' || m > 0xffffff || m == 0)
+			goto bad;
+	}
+	f->class_code = (uint32_t)c;
+	f->class_mask = (uint32_t)m;
+	return 0;
+bad:
+	die_msg("bad class '%s' (hex class code, e.g. 02, 0200 or 020000, optionally /MASK)", s);
+	return -EINVAL;
+}
+
+/* ---- names (libpci) ------------------------------------------------------- */
+
+static struct pci_access *pacc;
+
+static void names_init(void)
+{
+	pacc = pci_alloc();
+	if (pacc == NULL)
+		return;
+	/* Only the name database is wanted: an empty dump as the access
+	 * method keeps libpci away from this host's bus entirely. */
+	pacc->method = PCI_ACCESS_DUMP;
+	pci_set_param(pacc, "dump.name", "/dev/null");
+	pci_init(pacc);
+}
+
+static void names_fini(void)
+{
+	if (pacc)
+		pci_cleanup(pacc);
+	pacc = NULL;
+}
+
+static const char *vendor_name(char *buf, size_t len, uint16_t v)
+{
+	if (pacc && pci_lookup_name(pacc, buf, (int)len, PCI_LOOKUP_VENDOR, v))
+		return buf;
+	snprintf(buf, len, "Vendor %04x", v);
+	return buf;
+}
+
+static const char *device_name(char *buf, size_t len, uint16_t v, uint16_t d)
+{
+	if (pacc && pci_lookup_name(pacc, buf, (int)len, PCI_LOOKUP_DEVICE, v, d))
+		return buf;
+	snprintf(buf, len, "Device %04x", d);
+	return buf;
+}
+
+static const char *class_name(char *buf, size_t len, uint32_t class_code)
+{
+	if (pacc && pci_lookup_name(pacc, buf, (int)len, PCI_LOOKUP_CLASS, class_code >> 8))
+		return buf;
+	snprintf(buf, len, "Class %04x", class_code >> 8);
+	return buf;
+}
+
+static const char *subsys_name(char *buf, size_t len, const udd_dev_info_t *in)
+{
+	if (pacc && pci_lookup_name(pacc, buf, (int)len, PCI_LOOKUP_SUBSYSTEM | PCI_LOOKUP_DEVICE,
+				    in->vendor_id, in->device_id, in->subsys_vendor_id,
+				    in->subsys_id))
+		return buf;
+	snprintf(buf, len, "Device %04x", in->subsys_id);
+	return buf;
+}
+
+/* ---- context ------------------------------------------------------------- */
+
+static void log_cb(void *user, int level, const char *msg)
+{
+	(void)user;
+	fprintf(stderr, "%s: [%s] %s\n", prog,
+		level == UDD_LOG_ERR ? "error" : level == UDD_LOG_WARN ? "warning" : "debug", msg);
+}
+
+static udd_ctx_t *open_ctx(void)
+{
+	udd_ctx_t *ctx = NULL;
+	udd_ctx_opts_t o;
+	const char *dbg = getenv("UDD_DEBUG");
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	o.log_cb = log_cb;
+	o.log_level = (dbg && *dbg && strcmp(dbg, "0") != 0) ? UDD_LOG_DEBUG : UDD_LOG_WARN;
+	rc = udd_ctx_open(&ctx, &o);
+	if (rc < 0) {
+		die_msg("cannot open the udd pool: %s", strerror(-rc));
+		return NULL;
+	}
+	return ctx;
+}
+
+static const char *rs_kind(uint32_t kind)
+{
+	switch (kind) {
+	case UDD_RS_CONFIG: return "config";
+	case UDD_RS_MEM: return "memory";
+	case UDD_RS_IO: return "I/O";
+	default: return "?";
+	}
+}
+
+static void rs_flags(char *buf, size_t len, uint32_t fl)
+{
+	static const struct { uint32_t bit; const char *name; } tab[] = {
+		{ UDD_RS_F_READ, "read" },   { UDD_RS_F_WRITE, "write" },
+		{ UDD_RS_F_MMAP, "mmap" },   { UDD_RS_F_PREFETCH, "prefetchable" },
+		{ UDD_RS_F_64BIT, "64-bit" }, { UDD_RS_F_SPARSE, "sparse" },
+	};
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		if (!(fl & tab[i].bit))
+			continue;
+		int n = snprintf(buf + used, len - used, "%s%s", used ? "," : "", tab[i].name);
+		if (n < 0 || (size_t)n >= len - used)
+			break;
+		used += (size_t)n;
+	}
+}
+
+static void rs_name(char *buf, size_t len, const udd_regset_info_t *r)
+{
+	if (r->bar < 0)
+		snprintf(buf, len, "cfg");
+	else
+		snprintf(buf, len, "bar%d", (int)r->bar);
+}
+
+static void size_str(char *buf, size_t len, uint64_t sz)
+{
+	if (sz >= (1ull << 30) && sz % (1ull << 30) == 0)
+		snprintf(buf, len, "%" PRIu64 "G", sz >> 30);
+	else if (sz >= (1ull << 20) && sz % (1ull << 20) == 0)
+		snprintf(buf, len, "%" PRIu64 "M", sz >> 20);
+	else if (sz >= (1ull << 10) && sz % (1ull << 10) == 0)
+		snprintf(buf, len, "%" PRIu64 "K", sz >> 10);
+	else
+		snprintf(buf, len, "%" PRIu64, sz);
+}
+
+static void print_regsets(const udd_dev_info_t *in, const char *indent)
+{
+	for (unsigned i = 0; i < in->nregsets && i < UDD_MAX_REGSETS; i++) {
+		const udd_regset_info_t *r = &in->regsets[i];
+		char nm[16], fl[96], sz[32];
+		rs_name(nm, sizeof(nm), r);
+		rs_flags(fl, sizeof(fl), r->flags);
+		size_str(sz, sizeof(sz), r->size);
+		printf("%sRegion %u (%s): %s, size %s [%s]\n", indent, i, nm, rs_kind(r->kind), sz,
+		       fl);
+	}
+}
+
+static void print_irqs(const udd_dev_info_t *in, const char *indent)
+{
+	printf("%sInterrupts: INTx %" PRIu32 ", MSI %" PRIu32 ", MSI-X %" PRIu32 "\n", indent,
+	       in->irq_count[UDD_IRQ_INTX], in->irq_count[UDD_IRQ_MSI],
+	       in->irq_count[UDD_IRQ_MSIX]);
+}
+
+/* ---- list -------------------------------------------------------------- */
+
+static json_object *info_json(const udd_dev_info_t *in)
+{
+	char b1[256];
+	json_object *o = json_object_new_object();
+	json_object *rs = json_object_new_array();
+	json_object *irq = json_object_new_object();
+
+	json_object_object_add(o, "fdid", json_object_new_int64(in->fdid));
+	json_object_object_add(o, "backend", json_object_new_string(in->backend));
+	json_object_object_add(o, "location", json_object_new_string(in->location));
+	snprintf(b1, sizeof(b1), "%04x", in->vendor_id);
+	json_object_object_add(o, "vendor_id", json_object_new_string(b1));
+	snprintf(b1, sizeof(b1), "%04x", in->device_id);
+	json_object_object_add(o, "device_id", json_object_new_string(b1));
+	json_object_object_add(o, "vendor",
+			       json_object_new_string(vendor_name(b1, sizeof(b1), in->vendor_id)));
+	json_object_object_add(o, "device", json_object_new_string(device_name(
+						    b1, sizeof(b1), in->vendor_id, in->device_id)));
+	snprintf(b1, sizeof(b1), "%04x", in->subsys_vendor_id);
+	json_object_object_add(o, "subsys_vendor_id", json_object_new_string(b1));
+	snprintf(b1, sizeof(b1), "%04x", in->subsys_id);
+	json_object_object_add(o, "subsys_id", json_object_new_string(b1));
+	snprintf(b1, sizeof(b1), "%06x", in->class_code);
+	json_object_object_add(o, "class_code", json_object_new_string(b1));
+	json_object_object_add(o, "class",
+			       json_object_new_string(class_name(b1, sizeof(b1), in->class_code)));
+	json_object_object_add(o, "revision", json_object_new_int(in->revision));
+	json_object_object_add(o, "can_reset", json_object_new_boolean(in->can_reset));
+	for (unsigned i = 0; i < in->nregsets && i < UDD_MAX_REGSETS; i++) {
+		const udd_regset_info_t *r = &in->regsets[i];
+		json_object *ro = json_object_new_object();
+		json_object *fl = json_object_new_array();
+		char nm[16];
+		rs_name(nm, sizeof(nm), r);
+		json_object_object_add(ro, "rnumber", json_object_new_int((int)i));
+		json_object_object_add(ro, "name", json_object_new_string(nm));
+		json_object_object_add(ro, "kind", json_object_new_string(rs_kind(r->kind)));
+		json_object_object_add(ro, "bar", json_object_new_int(r->bar));
+		json_object_object_add(ro, "size", json_object_new_int64((int64_t)r->size));
+		if (r->flags & UDD_RS_F_READ) json_object_array_add(fl, json_object_new_string("read"));
+		if (r->flags & UDD_RS_F_WRITE) json_object_array_add(fl, json_object_new_string("write"));
+		if (r->flags & UDD_RS_F_MMAP) json_object_array_add(fl, json_object_new_string("mmap"));
+		if (r->flags & UDD_RS_F_PREFETCH)
+			json_object_array_add(fl, json_object_new_string("prefetchable"));
+		if (r->flags & UDD_RS_F_64BIT) json_object_array_add(fl, json_object_new_string("64-bit"));
+		if (r->flags & UDD_RS_F_SPARSE) json_object_array_add(fl, json_object_new_string("sparse"));
+		json_object_object_add(ro, "flags", fl);
+		json_object_array_add(rs, ro);
+	}
+	json_object_object_add(o, "regsets", rs);
+	json_object_object_add(irq, "intx", json_object_new_int64(in->irq_count[UDD_IRQ_INTX]));
+	json_object_object_add(irq, "msi", json_object_new_int64(in->irq_count[UDD_IRQ_MSI]));
+	json_object_object_add(irq, "msix", json_object_new_int64(in->irq_count[UDD_IRQ_MSIX]));
+	json_object_object_add(o, "irqs", irq);
+	return o;
+}
+
+static void print_list_line(const udd_dev_info_t *in, int verbose)
+{
+	char cn[256], vn[256], dn[256], sn[256], vsn[256];
+
+	printf("0x%08" PRIx32 " %s %s [%04x]: %s %s [%04x:%04x]", in->fdid, in->location,
+	       class_name(cn, sizeof(cn), in->class_code), in->class_code >> 8,
+	       vendor_name(vn, sizeof(vn), in->vendor_id),
+	       device_name(dn, sizeof(dn), in->vendor_id, in->device_id), in->vendor_id,
+	       in->device_id);
+	if (in->revision)
+		printf(" (rev %02x)", in->revision);
+	if ((in->class_code & 0xff) != 0)
+		printf(" (prog-if %02x)", in->class_code & 0xff);
+	printf("\n");
+	if (!verbose)
+		return;
+	printf("\tBackend: %s\n", in->backend);
+	printf("\tSubsystem: %s %s [%04x:%04x]\n",
+	       vendor_name(vsn, sizeof(vsn), in->subsys_vendor_id),
+	       subsys_name(sn, sizeof(sn), in), in->subsys_vendor_id, in->subsys_id);
+	print_regsets(in, "\t");
+	print_irqs(in, "\t");
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "verbose", no_argument, NULL, 'v' },  { "json", no_argument, NULL, 'j' },
+		{ "vendor", required_argument, NULL, 'V' }, { "device", required_argument, NULL, 'D' },
+		{ "class", required_argument, NULL, 'C' },  { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	udd_filter_t f;
+	int verbose = 0, json = 0, c, n, rc = 0;
+	udd_ctx_t *ctx;
+	udd_fdid_t *ids = NULL;
+
+	memset(&f, 0, sizeof(f));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "vjh", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'v': verbose = 1; break;
+		case 'j': json = 1; break;
+		case 'V': if (parse_u16_opt("vendor", optarg, &f.vendor_id) < 0) return EXIT_BAD; break;
+		case 'D': if (parse_u16_opt("device", optarg, &f.device_id) < 0) return EXIT_BAD; break;
+		case 'C': if (parse_class(optarg, &f) < 0) return EXIT_BAD; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		die_msg("list: unexpected argument '%s'", argv[optind]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	ctx = open_ctx();
+	if (!ctx)
+		return EXIT_BAD;
+	n = udd_pool_list(ctx, &f, NULL, 0);
+	if (n < 0) {
+		die_msg("cannot list the pool: %s", strerror(-n));
+		rc = EXIT_BAD;
+		goto out;
+	}
+	if (n > 0) {
+		ids = calloc((size_t)n, sizeof(*ids));
+		if (!ids) {
+			die_msg("out of memory");
+			rc = EXIT_BAD;
+			goto out;
+		}
+		int m = udd_pool_list(ctx, &f, ids, (size_t)n);
+		if (m < 0) {
+			die_msg("cannot list the pool: %s", strerror(-m));
+			rc = EXIT_BAD;
+			goto out;
+		}
+		if (m < n)
+			n = m; /* devices went away in between */
+	}
+	names_init();
+	json_object *arr = json ? json_object_new_array() : NULL;
+	for (int i = 0; i < n; i++) {
+		udd_dev_info_t in;
+		int r = udd_pool_info(ctx, ids[i], &in);
+		if (r < 0) {
+			/* it may have gone since the listing: skip it */
+			if (r != -ENOENT)
+				die_msg("device 0x%08" PRIx32 ": %s", ids[i], strerror(-r));
+			continue;
+		}
+		if (json)
+			json_object_array_add(arr, info_json(&in));
+		else
+			print_list_line(&in, verbose);
+	}
+	if (json) {
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+								       JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(arr);
+	}
+	names_fini();
+out:
+	free(ids);
+	udd_ctx_close(ctx);
+	return rc;
+}
+
+/* ---- info: capabilities ----------------------------------------------------- */
+
+static const char *cap_name(uint8_t id)
+{
+	switch (id) {
+	case 0x01: return "Power Management";
+	case 0x02: return "AGP";
+	case 0x03: return "Vital Product Data";
+	case 0x04: return "Slot Identification";
+	case 0x05: return "MSI";
+	case 0x06: return "CompactPCI Hot Swap";
+	case 0x07: return "PCI-X";
+	case 0x08: return "HyperTransport";
+	case 0x09: return "Vendor Specific";
+	case 0x0a: return "Debug port";
+	case 0x0b: return "CompactPCI central resource control";
+	case 0x0c: return "PCI Hot-plug";
+	case 0x0d: return "Subsystem vendor/device ID";
+	case 0x0e: return "AGP 8x";
+	case 0x0f: return "Secure device";
+	case 0x10: return "Express";
+	case 0x11: return "MSI-X";
+	case 0x12: return "SATA HBA";
+	case 0x13: return "PCI Advanced Features";
+	case 0x14: return "Enhanced Allocation";
+	case 0x15: return "Flattening Portal Bridge";
+	default: return "Unknown";
+	}
+}
+
+static const char *ext_cap_name(uint16_t id)
+{
+	switch (id) {
+	case 0x0001: return "Advanced Error Reporting";
+	case 0x0002: return "Virtual Channel";
+	case 0x0003: return "Device Serial Number";
+	case 0x0004: return "Power Budgeting";
+	case 0x000b: return "Vendor Specific";
+	case 0x000d: return "Access Control Services";
+	case 0x000e: return "Alternative Routing-ID Interpretation";
+	case 0x000f: return "Address Translation Service";
+	case 0x0010: return "Single Root I/O Virtualization";
+	case 0x0013: return "Page Request Interface";
+	case 0x0015: return "Resizable BAR";
+	case 0x0017: return "Transaction Processing Hints";
+	case 0x0018: return "Latency Tolerance Reporting";
+	case 0x0019: return "Secondary PCI Express";
+	case 0x001b: return "Process Address Space ID";
+	case 0x001e: return "L1 PM Substates";
+	case 0x0023: return "Designated Vendor-Specific";
+	case 0x0025: return "Data Link Feature";
+	case 0x0026: return "Physical Layer 16.0 GT/s";
+	default: return "Unknown";
+	}
+}
+
+static const char *pcie_type(unsigned t)
+{
+	switch (t) {
+	case 0x0: return "Endpoint";
+	case 0x1: return "Legacy Endpoint";
+	case 0x4: return "Root Port";
+	case 0x5: return "Upstream Port";
+	case 0x6: return "Downstream Port";
+	case 0x7: return "PCI-Express to PCI/PCI-X Bridge";
+	case 0x8: return "PCI/PCI-X to PCI-Express Bridge";
+	case 0x9: return "Root Complex Integrated Endpoint";
+	case 0xa: return "Root Complex Event Collector";
+	default: return "Unknown type";
+	}
+}
+
+static const char *yn(unsigned b)
+{
+	return b ? "+" : "-";
+}
+
+struct walk_state {
+	udd_dev_t *dev;
+	int errors;
+};
+
+/* Read helpers that count failures instead of aborting the whole walk. */
+static uint16_t rd16(struct walk_state *w, uint32_t off)
+{
+	uint16_t v = 0xffff;
+	if (udd_cfg_read16(w->dev, off, &v) < 0)
+		w->errors++;
+	return v;
+}
+
+static uint32_t rd32(struct walk_state *w, uint32_t off)
+{
+	uint32_t v = 0xffffffff;
+	if (udd_cfg_read32(w->dev, off, &v) < 0)
+		w->errors++;
+	return v;
+}
+
+static int cap_cb(void *user, uint8_t id, uint32_t off)
+{
+	struct walk_state *w = user;
+
+	printf("\tCapabilities: [%02x] %s", off, cap_name(id));
+	switch (id) {
+	case 0x01: { /* Power Management */
+		uint16_t pmc = rd16(w, off + 2), csr = rd16(w, off + 4);
+		printf(" version %u\n", pmc & 7);
+		printf("\t\tFlags: D1%s D2%s PME(D0%s,D1%s,D2%s,D3hot%s,D3cold%s)\n", yn(pmc & (1u << 9)),
+		       yn(pmc & (1u << 10)), yn(pmc & (1u << 11)), yn(pmc & (1u << 12)),
+		       yn(pmc & (1u << 13)), yn(pmc & (1u << 14)), yn(pmc & (1u << 15)));
+		printf("\t\tStatus: D%u NoSoftRst%s PME-Enable%s\n", csr & 3, yn(csr & (1u << 3)),
+		       yn(csr & (1u << 8)));
+		break;
+	}
+	case 0x05: { /* MSI */
+		uint16_t ctl = rd16(w, off + 2);
+		unsigned cap = 1u << ((ctl >> 1) & 7), en = 1u << ((ctl >> 4) & 7);
+		printf(": Enable%s Count=%u/%u Maskable%s 64bit%s\n", yn(ctl & 1), en, cap,
+		       yn(ctl & (1u << 8)), yn(ctl & (1u << 7)));
+		break;
+	}
+	case 0x11: { /* MSI-X */
+		uint16_t ctl = rd16(w, off + 2);
+		uint32_t tbl = rd32(w, off + 4), pba = rd32(w, off + 8);
+		printf(": Enable%s Count=%u Masked%s\n", yn(ctl & (1u << 15)), (ctl & 0x7ffu) + 1,
+		       yn(ctl & (1u << 14)));
+		printf("\t\tVector table: BAR=%u offset=%08x\n", tbl & 7, tbl & ~7u);
+		printf("\t\tPBA: BAR=%u offset=%08x\n", pba & 7, pba & ~7u);
+		break;
+	}
+	case 0x10: { /* PCI Express */
+		uint16_t caps = rd16(w, off + 2);
+		printf(" (v%u) %s\n", caps & 0xf, pcie_type((caps >> 4) & 0xf));
+		break;
+	}
+	default:
+		printf("\n");
+		break;
+	}
+	return 0;
+}
+
+static int ext_cap_cb(void *user, uint16_t id, uint8_t ver, uint32_t off)
+{
+	struct walk_state *w = user;
+
+	printf("\tCapabilities: [%03x v%u] %s", off, ver, ext_cap_name(id));
+	if (id == 0x0003) { /* Device Serial Number */
+		uint32_t lo = rd32(w, off + 4), hi = rd32(w, off + 8);
+		printf(" %02x-%02x-%02x-%02x-%02x-%02x-%02x-%02x", hi >> 24, (hi >> 16) & 0xff,
+		       (hi >> 8) & 0xff, hi & 0xff, lo >> 24, (lo >> 16) & 0xff, (lo >> 8) & 0xff,
+		       lo & 0xff);
+	}
+	printf("\n");
+	return 0;
+}
+
+static int borrow(udd_ctx_t *ctx, udd_fdid_t fdid, uint32_t flags, udd_dev_t **dev)
+{
+	int rc = udd_dev_borrow(ctx, fdid, flags, dev);
+
+	if (rc == -ENOENT)
+		die_msg("no device with fdid 0x%08" PRIx32 " in the pool", fdid);
+	else if (rc == -EBUSY)
+		die_msg("device 0x%08" PRIx32 " is busy (borrowed %s by someone else)", fdid,
+			(flags & UDD_BORROW_EXCLUSIVE) ? "" : "exclusively");
+	else if (rc < 0)
+		die_msg("cannot borrow device 0x%08" PRIx32 ": %s", fdid, strerror(-rc));
+	return rc;
+}
+
+static int cmd_info(int argc, char **argv)
+{
+	udd_ctx_t *ctx;
+	udd_dev_t *dev = NULL;
+	udd_dev_info_t in;
+	udd_fdid_t fdid;
+	struct walk_state w;
+	char cn[256], vn[256], dn[256], sn[256], vsn[256];
+	int rc = 0, r;
+
+	if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc != 2) {
+		die_msg("info: expected one FDID");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (parse_fdid(argv[1], &fdid) < 0)
+		return EXIT_BAD;
+	ctx = open_ctx();
+	if (!ctx)
+		return EXIT_BAD;
+	if (borrow(ctx, fdid, 0, &dev) < 0) {
+		udd_ctx_close(ctx);
+		return EXIT_BAD;
+	}
+	r = udd_dev_get_info(dev, &in);
+	if (r < 0) {
+		die_msg("cannot get device info: %s", strerror(-r));
+		rc = EXIT_BAD;
+		goto out;
+	}
+	names_init();
+	printf("0x%08" PRIx32 " %s\n", in.fdid, in.location);
+	printf("\tBackend: %s\n", in.backend);
+	printf("\tClass: %s [%06x]\n", class_name(cn, sizeof(cn), in.class_code), in.class_code);
+	printf("\tVendor: %s [%04x]\n", vendor_name(vn, sizeof(vn), in.vendor_id), in.vendor_id);
+	printf("\tDevice: %s [%04x]\n", device_name(dn, sizeof(dn), in.vendor_id, in.device_id),
+	       in.device_id);
+	printf("\tSubsystem: %s %s [%04x:%04x]\n",
+	       vendor_name(vsn, sizeof(vsn), in.subsys_vendor_id), subsys_name(sn, sizeof(sn), &in),
+	       in.subsys_vendor_id, in.subsys_id);
+	printf("\tRevision: %02x\n", in.revision);
+	printf("\tReset: %s\n", in.can_reset ? "supported" : "not supported");
+	names_fini();
+	print_regsets(&in, "\t");
+	print_irqs(&in, "\t");
+
+	w.dev = dev;
+	w.errors = 0;
+	r = udd_cfg_walk_caps(dev, cap_cb, &w);
+	if (r < 0 && r != -ENOENT) {
+		die_msg("walking the capability list: %s", strerror(-r));
+		rc = EXIT_BAD;
+	}
+	r = udd_cfg_walk_ext_caps(dev, ext_cap_cb, &w);
+	if (r < 0 && r != -ENOENT) {
+		die_msg("walking the extended capability list: %s", strerror(-r));
+		rc = EXIT_BAD;
+	}
+	if (w.errors) {
+		die_msg("%d configuration space reads failed", w.errors);
+		rc = EXIT_BAD;
+	}
+out:
+	udd_dev_return(dev);
+	udd_ctx_close(ctx);
+	return rc;
+}
+
+/* ---- read / write --------------------------------------------------------------- */
+
+/* SET: rnumber, barN or cfg. Resolved after borrowing: returns the rnumber. */
+static int resolve_set(udd_dev_t *dev, const char *s, unsigned *rnumber)
+{
+	uint64_t v;
+	int n = udd_regs_count(dev);
+
+	if (strcmp(s, "cfg") == 0 || strcmp(s, "config") == 0) {
+		*rnumber = 0;
+		return 0;
+	}
+	if (strncmp(s, "bar", 3) == 0 && s[3] >= '0' && s[3] <= '5' && s[4] == '\0') {
+		int r = udd_regs_rnumber(dev, (unsigned)(s[3] - '0'));
+		if (r < 0) {
+			die_msg("the device has no %s", s);
+			return -ENOENT;
+		}
+		*rnumber = (unsigned)r;
+		return 0;
+	}
+	if (parse_u64(s, &v) < 0) {
+		die_msg("bad register set '%s' (an rnumber, bar0..bar5 or cfg)", s);
+		return -EINVAL;
+	}
+	if (n < 0 || v >= (uint64_t)n) {
+		die_msg("register set %s out of range (the device has %d)", s, n < 0 ? 0 : n);
+		return -ERANGE;
+	}
+	*rnumber = (unsigned)v;
+	return 0;
+}
+
+static int parse_width(const char *s, unsigned *w)
+{
+	uint64_t v;
+
+	if (parse_u64(s, &v) < 0 || (v != 8 && v != 16 && v != 32 && v != 64)) {
+		die_msg("bad width '%s' (8, 16, 32 or 64)", s);
+		return -EINVAL;
+	}
+	*w = (unsigned)v;
+	return 0;
+}
+
+static int cfg_access(udd_dev_t *dev, uint32_t off, unsigned width, int wr, uint64_t *val)
+{
+	switch (width) {
+	case 8: {
+		uint8_t v = (uint8_t)*val;
+		int r = wr ? udd_cfg_write8(dev, off, v) : udd_cfg_read8(dev, off, &v);
+		*val = v;
+		return r;
+	}
+	case 16: {
+		uint16_t v = (uint16_t)*val;
+		int r = wr ? udd_cfg_write16(dev, off, v) : udd_cfg_read16(dev, off, &v);
+		*val = v;
+		return r;
+	}
+	case 32: {
+		uint32_t v = (uint32_t)*val;
+		int r = wr ? udd_cfg_write32(dev, off, v) : udd_cfg_read32(dev, off, &v);
+		*val = v;
+		return r;
+	}
+	default: {
+		uint64_t v = *val;
+		int r = wr ? udd_cfg_write64(dev, off, v) : udd_cfg_read64(dev, off, &v);
+		*val = v;
+		return r;
+	}
+	}
+}
+
+static void acc_access(udd_acc_t *acc, uint64_t off, unsigned width, int wr, uint64_t *val)
+{
+	switch (width) {
+	case 8:
+		if (wr) udd_put8(acc, off, (uint8_t)*val); else *val = udd_get8(acc, off);
+		break;
+	case 16:
+		if (wr) udd_put16(acc, off, (uint16_t)*val); else *val = udd_get16(acc, off);
+		break;
+	case 32:
+		if (wr) udd_put32(acc, off, (uint32_t)*val); else *val = udd_get32(acc, off);
+		break;
+	default:
+		if (wr) udd_put64(acc, off, *val); else *val = udd_get64(acc, off);
+		break;
+	}
+}
+
+static int cmd_rw(int argc, char **argv, int wr)
+{
+	static const struct option lopts[] = {
+		{ "width", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *name = wr ? "write" : "read";
+	unsigned width = 32, rnumber = 0;
+	int c, rc = EXIT_BAD, r;
+	udd_fdid_t fdid;
+	uint64_t off, val = 0, size;
+	udd_ctx_t *ctx;
+	udd_dev_t *dev = NULL;
+	udd_acc_t *acc = NULL;
+	const char *wstr = NULL;
+
+	optind = 1;
+	/* GNU getopt permutes: options may come before or after the operands */
+	while ((c = getopt_long(argc, argv, "w:h", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'w': wstr = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	char **pos = argv + optind;
+	int npos = argc - optind;
+	if (npos != (wr ? 4 : 3)) {
+		die_msg("%s: expected FDID SET OFFSET%s", name, wr ? " VALUE" : "");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (wstr && parse_width(wstr, &width) < 0)
+		return EXIT_BAD;
+	if (parse_fdid(pos[0], &fdid) < 0)
+		return EXIT_BAD;
+	if (parse_u64(pos[2], &off) < 0) {
+		die_msg("bad offset '%s'", pos[2]);
+		return EXIT_BAD;
+	}
+	if (off % (width / 8) != 0) {
+		die_msg("offset 0x%" PRIx64 " is not aligned to the width (%u bits)", off, width);
+		return EXIT_BAD;
+	}
+	if (wr) {
+		if (parse_u64(pos[3], &val) < 0) {
+			die_msg("bad value '%s'", pos[3]);
+			return EXIT_BAD;
+		}
+		if (width < 64 && val >> width) {
+			die_msg("value 0x%" PRIx64 " does not fit in %u bits", val, width);
+			return EXIT_BAD;
+		}
+	}
+
+	ctx = open_ctx();
+	if (!ctx)
+		return EXIT_BAD;
+	if (borrow(ctx, fdid, wr ? UDD_BORROW_EXCLUSIVE : 0, &dev) < 0)
+		goto out_ctx;
+	if (resolve_set(dev, pos[1], &rnumber) < 0)
+		goto out;
+	r = udd_regs_size(dev, rnumber, &size);
+	if (r < 0) {
+		die_msg("cannot get the size of register set %u: %s", rnumber, strerror(-r));
+		goto out;
+	}
+	if (off >= size || size - off < width / 8) {
+		die_msg("offset 0x%" PRIx64 " is outside register set %s (size 0x%" PRIx64 ")", off,
+			pos[1], size);
+		goto out;
+	}
+	if (rnumber == 0) {
+		r = cfg_access(dev, (uint32_t)off, width, wr, &val);
+		if (r < 0) {
+			die_msg("config space %s at 0x%" PRIx64 " failed: %s", name, off, strerror(-r));
+			goto out;
+		}
+	} else {
+		/* map just the page(s) holding the register, raw (like devmem) */
+		uint64_t start = off & ~(uint64_t)4095, len = 4096;
+		if (start + len > size)
+			len = size - start;
+		r = udd_regs_map(dev, rnumber, start, len, NULL, &acc);
+		if (r < 0) {
+			die_msg("cannot map register set %s: %s", pos[1], strerror(-r));
+			goto out;
+		}
+		acc_access(acc, off - start, width, wr, &val);
+		r = udd_acc_check(acc);
+		if (r < 0) {
+			die_msg("%s at 0x%" PRIx64 " of %s failed: %s", name, off, pos[1], strerror(-r));
+			goto out;
+		}
+	}
+	if (!wr)
+		printf("0x%0*" PRIx64 "\n", (int)(width / 4), val);
+	rc = 0;
+out:
+	udd_regs_unmap(acc);
+	udd_dev_return(dev);
+out_ctx:
+	udd_ctx_close(ctx);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "list") == 0 || strcmp(argv[1], "ls") == 0)
+		return cmd_list(argc - 1, argv + 1);
+	if (strcmp(argv[1], "info") == 0)
+		return cmd_info(argc - 1, argv + 1);
+	if (strcmp(argv[1], "read") == 0)
+		return cmd_rw(argc - 1, argv + 1, 0);
+	if (strcmp(argv[1], "write") == 0)
+		return cmd_rw(argc - 1, argv + 1, 1);
+	die_msg("unknown command '%s'", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}
