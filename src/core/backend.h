@@ -96,9 +96,15 @@ struct udd_backend_ops {
 	int (*iova_ranges)(void *bdev, struct udd_be_iova_range *r, size_t *n);
 	/* Optional (may be NULL): register a fault callback. */
 	void (*set_fault_cb)(void *bdev, udd_be_fault_cb_t cb, void *user);
+
+	/* Optional (may be NULL): list the devices this backend finds on its own
+	 * (VFIO: devices bound to vfio-pci), calling add(arg, location) for each.
+	 * Returns 0 or -errno; finding nothing is 0. */
+	int (*enumerate)(struct udd_log *log, int (*add)(void *arg, const char *loc), void *arg);
 };
 
 extern const struct udd_backend_ops udd_vfio_user_backend;
+extern const struct udd_backend_ops udd_vfio_backend;
 
 /* Logging from anywhere in the library. @log may be NULL (then nothing). */
 void udd_logf(struct udd_log *log, int level, const char *fmt, ...)

@@ -93,6 +93,17 @@ static int scan_list(struct udd_loc_list *l, const char *colon_list, int dirs)
 	return rc;
 }
 
+struct enum_arg {
+	struct udd_loc_list *l;
+	const struct udd_backend_ops *be;
+};
+
+static int enum_add(void *arg, const char *loc)
+{
+	struct enum_arg *a = arg;
+	return add_loc(a->l, a->be, loc);
+}
+
 static int cmp_loc(const void *a, const void *b)
 {
 	const struct udd_loc *x = a, *y = b;
@@ -112,6 +123,14 @@ int udd_pool_scan(struct udd_ctx *ctx, struct udd_loc_list *l)
 		rc = scan_list(l, ctx->pool_dirs, 1);
 	if (!rc)
 		rc = scan_list(l, ctx->sockets, 0);
+	if (!rc && !(ctx->flags & UDD_CTX_F_NO_VFIO) && udd_vfio_backend.enumerate) {
+		struct enum_arg a = { l, &udd_vfio_backend };
+		int erc = udd_vfio_backend.enumerate(&ctx->log, enum_add, &a);
+		if (erc == -ENOMEM)
+			rc = erc;
+		else if (erc)
+			udd_logf(&ctx->log, UDD_LOG_DEBUG, "pool: vfio: %s", strerror(-erc));
+	}
 	if (rc) {
 		free(l->v);
 		memset(l, 0, sizeof(*l));
