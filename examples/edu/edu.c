@@ -176,7 +176,7 @@ int main(int argc, char **argv)
 	udd_dev_t *dev = NULL;
 	udd_acc_t *bar = NULL;
 	udd_fdid_t fdid;
-	uint32_t id, fact, irq_status = 0;
+	uint32_t id = 0, fact = 0, irq_status = 0;
 	uint16_t cmd;
 	size_t verified = 0;
 	int rc, ret = 1;

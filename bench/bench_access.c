@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench_access: what a register access costs, path by path.
+ *
+ * All memory paths run on the same memory: BAR2 of the "be" device (1 MiB
+ * prefetchable RAM, mapped directly into this process):
+ *   raw         a volatile pointer (the baseline; what a SISCI program does)
+ *   udd_get32   the checked inline path on a direct handle
+ *   direct      udd_direct_get32: the unchecked inline path
+ *   swapped     udd_get32 on the same BAR mapped UDD_BIG_ENDIAN (slow-path
+ *               functions that byte-swap)
+ *   out-of-line one non-inlined call through a function pointer per access
+ *               (illumos's ddi_get32 design)
+ *   trapped     udd_get32 on the edu's BAR0 0x04: a REGION_READ/WRITE round
+ *               trip to the device's server
+ * Each path is timed RUNS times; the table gives the median ns per access,
+ * the spread (min..max) and the ratio to the raw pointer.
+ *
+ * Usage: bench_access [-q]   (-q: fewer iterations, for a quick check)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <udd/udd.h>
+
+#define RUNS 11
+#define SPAN_MASK 0xffu /* accesses cycle over 256 dwords (1 KiB) */
+
+static unsigned n_fast = 1u << 22;
+static unsigned n_slow = 20000;
+
+/* Sinks the compiler must assume are observed. */
+static volatile uint32_t sink;
+
+struct path {
+	const char *name;
+	udd_acc_t *acc;
+	volatile uint8_t *raw;
+	uint64_t base_off; /* first register */
+	unsigned mask;     /* access i goes to base_off + 4 * (i & mask) */
+	unsigned n;
+};
+
+static double now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* ---- the out-of-line design: one real call per access ----------------- */
+
+__attribute__((noinline)) static uint32_t ool_get32(volatile uint8_t *base, uint64_t off)
+{
+	return *(volatile uint32_t *)(void *)(base + off);
+}
+
+__attribute__((noinline)) static void ool_put32(volatile uint8_t *base, uint64_t off, uint32_t v)
+{
+	*(volatile uint32_t *)(void *)(base + off) = v;
+}
+
+/* volatile so that the compiler cannot see through the pointer and inline */
+static uint32_t (*volatile ool_get_fn)(volatile uint8_t *, uint64_t) = ool_get32;
+static void (*volatile ool_put_fn)(volatile uint8_t *, uint64_t, uint32_t) = ool_put32;
+
+/* ---- the timed loops --------------------------------------------------------- */
+
+enum kind { K_RAW, K_UDD, K_DIRECT, K_OOL };
+
+#define OFF(p, i) (b_ + (((i) & m_) << 2))
+
+static double run_get(const struct path *p, enum kind k)
+{
+	const uint64_t b_ = p->base_off;
+	const unsigned m_ = p->mask;
+	uint32_t acc = 0;
+	double t0 = now_ns();
+	switch (k) {
+	case K_RAW:
+		for (unsigned i = 0; i < p->n; i++)
+			acc += *(volatile uint32_t *)(void *)(p->raw + OFF(p, i));
+		break;
+	case K_UDD:
+		for (unsigned i = 0; i < p->n; i++)
+			acc += udd_get32(p->acc, OFF(p, i));
+		break;
+	case K_DIRECT:
+		for (unsigned i = 0; i < p->n; i++)
+			acc += udd_direct_get32(p->acc, OFF(p, i));
+		break;
+	case K_OOL: {
+		uint32_t (*fn)(volatile uint8_t *, uint64_t) = ool_get_fn;
+		for (unsigned i = 0; i < p->n; i++)
+			acc += fn(p->raw, OFF(p, i));
+		break;
+	}
+	}
+	double t1 = now_ns();
+	sink = acc;
+	return (t1 - t0) / p->n;
+}
+
+static double run_put(const struct path *p, enum kind k)
+{
+	const uint64_t b_ = p->base_off;
+	const unsigned m_ = p->mask;
+	double t0 = now_ns();
+	switch (k) {
+	case K_RAW:
+		for (unsigned i = 0; i < p->n; i++)
+			*(volatile uint32_t *)(void *)(p->raw + OFF(p, i)) = i;
+		break;
+	case K_UDD:
+		for (unsigned i = 0; i < p->n; i++)
+			udd_put32(p->acc, OFF(p, i), i);
+		break;
+	case K_DIRECT:
+		for (unsigned i = 0; i < p->n; i++)
+			udd_direct_put32(p->acc, OFF(p, i), i);
+		break;
+	case K_OOL: {
+		void (*fn)(volatile uint8_t *, uint64_t, uint32_t) = ool_put_fn;
+		for (unsigned i = 0; i < p->n; i++)
+			fn(p->raw, OFF(p, i), i);
+		break;
+	}
+	}
+	return (now_ns() - t0) / p->n;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+struct stat3 {
+	double med, min, max;
+};
+
+static struct stat3 measure(const struct path *p, enum kind k, int put)
+{
+	double t[RUNS];
+	struct stat3 s;
+
+	(void)(put ? run_put(p, k) : run_get(p, k)); /* warm up */
+	for (int r = 0; r < RUNS; r++)
+		t[r] = put ? run_put(p, k) : run_get(p, k);
+	qsort(t, RUNS, sizeof(t[0]), cmp_double);
+	s.med = t[RUNS / 2];
+	s.min = t[0];
+	s.max = t[RUNS - 1];
+	return s;
+}
+
+static void row(const char *name, struct stat3 g, struct stat3 pt, const struct stat3 *raw_g,
+		const struct stat3 *raw_p)
+{
+	printf("%-34s %9.2f %8.2f..%-9.2f %7.1fx %9.2f %8.2f..%-9.2f %7.1fx\n", name, g.med, g.min,
+	       g.max, g.med / raw_g->med, pt.med, pt.min, pt.max, pt.med / raw_p->med);
+}
+
+/* ---- setup ------------------------------------------------------------------ */
+
+static int find_and_borrow(udd_ctx_t *ctx, uint16_t vendor, uint16_t device, udd_dev_t **dev)
+{
+	udd_filter_t f = { .vendor_id = vendor, .device_id = device };
+	udd_fdid_t fdid;
+	int rc = udd_pool_list(ctx, &f, &fdid, 1);
+
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return -ENOENT;
+	return udd_dev_borrow(ctx, fdid, UDD_BORROW_EXCLUSIVE, dev);
+}
+
+int main(int argc, char **argv)
+{
+	udd_acc_attr_t be_attr = { .endian = UDD_BIG_ENDIAN, .order = UDD_STRICTORDER };
+	udd_ctx_t *ctx = NULL;
+	udd_dev_t *be = NULL, *edu = NULL;
+	udd_acc_t *mem = NULL, *mem_be = NULL, *trap = NULL;
+	int rc, ret = 1;
+
+	if (argc > 1 && strcmp(argv[1], "-q") == 0) {
+		n_fast = 1u << 16;
+		n_slow = 500;
+	} else if (argc > 1) {
+		fprintf(stderr, "usage: bench_access [-q]\n");
+		return 2;
+	}
+	rc = udd_ctx_open(&ctx, NULL);
+	if (rc < 0) {
+		fprintf(stderr, "bench: opening the pool: %s\n", strerror(-rc));
+		return 1;
+	}
+	rc = find_and_borrow(ctx, 0x1234, 0x0d02, &be);
+	if (rc < 0) {
+		fprintf(stderr, "bench: the be device (1234:0d02): %s\n", strerror(-rc));
+		goto out;
+	}
+	if ((rc = udd_regs_map_bar(be, 2, 0, 0, NULL, &mem)) < 0 ||
+	    (rc = udd_regs_map_bar(be, 2, 0, 0, &be_attr, &mem_be)) < 0) {
+		fprintf(stderr, "bench: mapping be BAR2: %s\n", strerror(-rc));
+		goto out;
+	}
+	if (!udd_acc_is_direct(mem)) {
+		fprintf(stderr, "bench: be BAR2 did not map directly; the memory paths need it\n");
+		goto out;
+	}
+	/* Sanity: the swapped handle sees the same memory, byte-swapped. */
+	udd_direct_put32(mem, 0, 0x11223344);
+	if (udd_get32(mem_be, 0) != 0x44332211) {
+		fprintf(stderr, "bench: the big-endian handle does not swap (got 0x%08x)\n",
+			udd_get32(mem_be, 0));
+		goto out;
+	}
+	rc = find_and_borrow(ctx, 0x1234, 0x11e8, &edu);
+	if (rc == 0)
+		rc = udd_regs_map_bar(edu, 0, 0, 0, NULL, &trap);
+	if (rc < 0)
+		fprintf(stderr, "bench: no trapped path (edu BAR0: %s)\n", strerror(-rc));
+
+	volatile uint8_t *base = udd_acc_ptr(mem);
+	struct path fast = { .acc = mem, .raw = base, .mask = SPAN_MASK, .n = n_fast };
+	struct path swapped = { .acc = mem_be, .raw = base, .mask = SPAN_MASK, .n = n_fast / 16 };
+	struct stat3 rg = measure(&fast, K_RAW, 0), rp = measure(&fast, K_RAW, 1);
+
+	printf("udd register access cost: median of %d runs, ns per access (min..max), ratio to raw\n",
+	       RUNS);
+	printf("%-34s %9s %-20s %8s %9s %-20s %8s\n", "path", "get32", "  spread", "ratio", "put32",
+	       "  spread", "ratio");
+	row("raw volatile pointer (be BAR2)", rg, rp, &rg, &rp);
+	row("udd_get32/put32 (checked inline)", measure(&fast, K_UDD, 0), measure(&fast, K_UDD, 1),
+	    &rg, &rp);
+	row("udd_direct_get32/put32", measure(&fast, K_DIRECT, 0), measure(&fast, K_DIRECT, 1), &rg,
+	    &rp);
+	row("out-of-line call (illumos-style)", measure(&fast, K_OOL, 0), measure(&fast, K_OOL, 1),
+	    &rg, &rp);
+	row("swapped (UDD_BIG_ENDIAN handle)", measure(&swapped, K_UDD, 0),
+	    measure(&swapped, K_UDD, 1), &rg, &rp);
+	if (trap) {
+		struct path tp = { .acc = trap, .base_off = 0x04, .mask = 0, .n = n_slow };
+		row(udd_acc_is_direct(trap) ? "edu BAR0 0x04 (mapped directly!)"
+					    : "trapped REGION_READ/WRITE (edu 0x04)",
+		    measure(&tp, K_UDD, 0), measure(&tp, K_UDD, 1), &rg, &rp);
+		if (udd_acc_check(trap) < 0) {
+			fprintf(stderr, "bench: trapped accesses failed\n");
+			goto out;
+		}
+	}
+	if (udd_acc_check(mem) < 0 || udd_acc_check(mem_be) < 0) {
+		fprintf(stderr, "bench: accesses to be BAR2 failed\n");
+		goto out;
+	}
+	ret = 0;
+out:
+	udd_regs_unmap(trap);
+	udd_regs_unmap(mem_be);
+	udd_regs_unmap(mem);
+	udd_dev_return(edu);
+	udd_dev_return(be);
+	udd_ctx_close(ctx);
+	return ret;
+}
