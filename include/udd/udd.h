@@ -523,6 +523,29 @@ UDD_API int udd_dma_map(udd_dev_t *dev, udd_mem_t *mem, size_t offset, size_t le
 UDD_API int udd_dma_map_va(udd_dev_t *dev, void *va, size_t len, const udd_dma_attr_t *attr,
 			   uint32_t flags, uint64_t *iova, udd_dma_t **out);
 
+/**
+ * Wrap memory held by a file descriptor (a memfd or POSIX shared memory of
+ * this or another process — for example a SISCI segment) as DMA-able memory,
+ * so it can be given to a device with udd_dma_map(). The fd is duplicated
+ * (the caller keeps its own); [offset, offset+size) is mapped shared.
+ * @param offset  page-aligned.  @param size  > 0 (rounded up to pages).
+ * @return 0; -EINVAL; -ENOMEM; other errno from mmap (e.g. -EACCES).
+ * Non-blocking. Thread-safe. Free with udd_mem_free().
+ */
+UDD_API int udd_mem_import(udd_ctx_t *ctx, int fd, uint64_t offset, size_t size, udd_mem_t **out);
+
+/**
+ * Peer-to-peer: give @p dev a window onto part of another borrowed device's
+ * register set (a BAR of @p peer), so that @p dev's DMA reaches @p peer.
+ * The peer's set must be mappable (UDD_RS_F_MMAP) over the whole range.
+ * Arguments and returns as udd_dma_map(), plus: -ENOTSUP the peer's range
+ * cannot be mapped; -ERANGE bad rnumber; -ENXIO offset/len outside the set.
+ * The window must be unmapped before @p peer is returned.
+ */
+UDD_API int udd_dma_map_peer(udd_dev_t *dev, udd_dev_t *peer, unsigned rnumber, uint64_t offset,
+			     size_t len, const udd_dma_attr_t *attr, uint32_t flags, uint64_t *iova,
+			     udd_dma_t **out);
+
 /** Unmap a window: when this returns, the device can no longer reach it. NULL: no-op.
  *  Blocking: yes (waits for the peer). */
 UDD_API void udd_dma_unmap(udd_dma_t *dma);
