@@ -87,6 +87,7 @@ struct udd_acc_impl {
 struct udd_mem {
 	struct udd_ctx *ctx;
 	int fd;
+	uint64_t fd_offset;          /* file offset of ptr in fd (0 unless imported) */
 	void *ptr;
 	size_t size;
 	int refs;                    /* 1 + windows mapping it; freed at 0 */
