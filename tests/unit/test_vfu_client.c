@@ -390,11 +390,11 @@ static void do_dma_script(struct fake *f)
 static void *fake_main(void *arg)
 {
 	struct fake *f = arg;
-	int s = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (s < 0)
+	int as = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (as < 0)
 		return NULL;
 	pthread_mutex_lock(&f->lock);
-	f->sock = s;
+	f->sock = as;
 	pthread_mutex_unlock(&f->lock);
 	if (f->bad == BAD_VERSION_EOF)
 		goto out;
