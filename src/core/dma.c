@@ -685,7 +685,8 @@ static int dma_map_common(struct udd_dev *dev, struct udd_mem *mem, size_t offse
 
 	if (mem)
 		mem_get(mem);
-	r = dev->be->dma_map(dev->bdev, at, len, mem ? mem->fd : -1, mem ? offset : 0, va,
+	r = dev->be->dma_map(dev->bdev, at, len, mem ? mem->fd : -1,
+			     mem ? mem->fd_offset + offset : 0, va,
 			     flags & (UDD_DMA_F_READ | UDD_DMA_F_WRITE));
 	if (r < 0) {
 		if (r == -ENODEV)
