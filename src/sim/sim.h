@@ -118,8 +118,10 @@ int sim_bar_memfd(struct sim_dev *d, int bar, const char *name);
 /* ---- device services for models (sim_server.c) --------------------------- */
 /* Raise interrupt vector @v of the device for every client that enabled it. */
 void sim_irq_raise(struct sim_dev *d, unsigned v);
-/* Device DMA through the windows of client @client_id. 0, or -EFAULT after
- * counting and notifying a fault (also when the client is gone). */
+/* Device DMA through the windows of client @client_id. 0, or -EFAULT when
+ * no window of that client covers the range with the permission needed (or
+ * the client is gone, or its DMA_READ/WRITE reply failed); the model then
+ * reports it with sim_dma_fault() once its own state is updated. */
 int sim_dma_read(struct sim_dev *d, uint64_t client_id, uint64_t iova, void *buf, size_t len);
 int sim_dma_write(struct sim_dev *d, uint64_t client_id, uint64_t iova, const void *buf,
 		  size_t len);

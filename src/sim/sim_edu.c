@@ -42,43 +42,40 @@ static bool buf_range(uint64_t addr, uint64_t cnt)
 	       addr - EDU_DMA_BUF <= EDU_DMA_BUF_SIZE - cnt;
 }
 
+/* Device lock held; dropped around the transfer. */
 static void edu_do_dma(struct sim_dev *d)
 {
 	struct edu *e = d->priv;
 	uint64_t cmd = e->dma_cmd, cnt = e->dma_cnt, src = e->dma_src, dst = e->dma_dst;
 	uint64_t client = e->dma_client;
 	uint8_t tmp[EDU_DMA_BUF_SIZE];
-	bool ok;
+	bool to_ram = (cmd & EDU_DMA_FROM_DEV) != 0;
+	/* the faulting address: the RAM side, or the buffer side if out of range */
+	uint64_t fault_addr = to_ram ? dst & EDU_DMA_MASK : src & EDU_DMA_MASK;
+	bool ok = buf_range(to_ram ? src : dst, cnt);
 
-	if (cmd & EDU_DMA_FROM_DEV) { /* EDU buffer -> RAM */
-		ok = buf_range(src, cnt);
-		if (ok) {
-			memcpy(tmp, e->buf + (src - EDU_DMA_BUF), cnt);
-			pthread_mutex_unlock(&d->lock);
-			ok = sim_dma_write(d, client, dst & EDU_DMA_MASK, tmp, cnt) == 0;
-			pthread_mutex_lock(&d->lock);
-		} else {
-			pthread_mutex_unlock(&d->lock);
-			sim_dma_fault(d, client, src, cnt, true);
-			pthread_mutex_lock(&d->lock);
-		}
+	if (!ok) {
+		fault_addr = to_ram ? src : dst;
+	} else if (to_ram) { /* EDU buffer -> RAM */
+		memcpy(tmp, e->buf + (src - EDU_DMA_BUF), cnt);
+		pthread_mutex_unlock(&d->lock);
+		ok = sim_dma_write(d, client, dst & EDU_DMA_MASK, tmp, cnt) == 0;
+		pthread_mutex_lock(&d->lock);
 	} else { /* RAM -> EDU buffer */
-		ok = buf_range(dst, cnt);
-		if (ok) {
-			pthread_mutex_unlock(&d->lock);
-			ok = sim_dma_read(d, client, src & EDU_DMA_MASK, tmp, cnt) == 0;
-			pthread_mutex_lock(&d->lock);
-			if (ok)
-				memcpy(e->buf + (dst - EDU_DMA_BUF), tmp, cnt);
-		} else {
-			pthread_mutex_unlock(&d->lock);
-			sim_dma_fault(d, client, dst, cnt, false);
-			pthread_mutex_lock(&d->lock);
-		}
+		pthread_mutex_unlock(&d->lock);
+		ok = sim_dma_read(d, client, src & EDU_DMA_MASK, tmp, cnt) == 0;
+		pthread_mutex_lock(&d->lock);
+		if (ok)
+			memcpy(e->buf + (dst - EDU_DMA_BUF), tmp, cnt);
 	}
 	e->dma_cmd &= ~(uint64_t)EDU_DMA_START;
 	if (ok && (cmd & EDU_DMA_IRQ))
 		edu_raise(d, EDU_IRQ_DMA);
+	if (!ok) { /* reported once the engine is idle again */
+		pthread_mutex_unlock(&d->lock);
+		sim_dma_fault(d, client, fault_addr, cnt, to_ram);
+		pthread_mutex_lock(&d->lock);
+	}
 }
 
 static void *edu_worker(void *arg)

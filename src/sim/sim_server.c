@@ -338,10 +338,8 @@ static int dma_xfer(struct sim_dev *d, uint64_t client_id, uint64_t iova, void *
 		    bool write)
 {
 	struct sim_client *c = client_get(d, client_id);
-	if (!c) {
-		sim_dma_fault(d, client_id, iova, len, write);
+	if (!c)
 		return -EFAULT;
-	}
 	int rc = -EFAULT;
 	bool via_msg = false;
 	uint32_t need = write ? VFU_DMA_F_WRITE : VFU_DMA_F_READ;
@@ -372,8 +370,6 @@ static int dma_xfer(struct sim_dev *d, uint64_t client_id, uint64_t iova, void *
 			rc = -EFAULT;
 	}
 	client_put(c);
-	if (rc)
-		sim_dma_fault(d, client_id, iova, len, write);
 	return rc;
 }
 
@@ -517,7 +513,7 @@ static int cmd_version(struct req *r)
 	const char *js = json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN);
 	struct vfu_version rv = { .major = VFU_PROTO_MAJOR,
 				  .minor = v.minor < VFU_PROTO_MINOR ? v.minor : VFU_PROTO_MINOR };
-	int rc = send_reply(cl, r->hdr, &rv, sizeof(rv), js, strlen(js) + 1, pair, twin ? 1 : 0);
+	int rc = send_reply(cl, r->hdr, &rv, sizeof(rv), js, strlen(js) + 1, &pair[1], twin ? 1 : 0);
 	if (pair[1] >= 0)
 		close(pair[1]);
 	if (rc == 0) {
