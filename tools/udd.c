@@ -206,9 +206,20 @@ static const char *device_name(char *buf, size_t len, uint16_t v, uint16_t d)
 
 static const char *class_name(char *buf, size_t len, uint32_t class_code)
 {
-	if (pacc && pci_lookup_name(pacc, buf, (int)len, PCI_LOOKUP_CLASS, class_code >> 8))
+	char tail[16];
+	size_t n, t;
+
+	if (!pacc || !pci_lookup_name(pacc, buf, (int)len, PCI_LOOKUP_CLASS, class_code >> 8)) {
+		snprintf(buf, len, "Class %04x", class_code >> 8);
 		return buf;
-	snprintf(buf, len, "Class %04x", class_code >> 8);
+	}
+	/* An unknown subclass comes back as "<base class name> [cccc]"; the
+	 * caller prints the number itself, so drop it. */
+	snprintf(tail, sizeof(tail), " [%04x]", class_code >> 8);
+	n = strlen(buf);
+	t = strlen(tail);
+	if (n > t && strcmp(buf + n - t, tail) == 0)
+		buf[n - t] = '\0';
 	return buf;
 }
 
