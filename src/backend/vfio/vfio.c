@@ -698,7 +698,16 @@ static void borrow_teardown(struct vfio_dev *d)
 
 static int borrow_open(struct vfio_dev *d)
 {
-	int rc = take_lock(d);
+	/* Without an IOMMU group there is nothing VFIO can open: say so
+	 * before leaving a lock file behind. */
+	char grp[32];
+	int rc = vfio_link_name(d->bdf, "iommu_group", grp, sizeof(grp));
+	if (rc) {
+		udd_logf(d->log, UDD_LOG_ERR, "vfio: %s has no IOMMU group (%s); is the IOMMU on?",
+			 d->bdf, strerror(-rc));
+		return rc == -ENAMETOOLONG ? -EIO : -ENOENT;
+	}
+	rc = take_lock(d);
 	if (rc)
 		return rc;
 #if VFIO_HAVE_IOMMUFD
