@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+/* <sys/ddi_intr.h> for illumos drivers ported to udd: add -I<include>/udd/compat. */
+#include <udd/ddi.h>

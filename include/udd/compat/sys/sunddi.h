@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+/* <sys/sunddi.h> for illumos drivers ported to udd: add -I<include>/udd/compat. */
+#include <udd/ddi.h>
