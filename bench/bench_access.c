@@ -142,25 +142,41 @@ struct stat3 {
 	double med, min, max;
 };
 
-static struct stat3 measure(const struct path *p, enum kind k, int put)
-{
+/* One cell of the table: a path, get or put, and its RUNS timings. */
+struct cell {
+	const struct path *p;
+	enum kind k;
+	int put;
 	double t[RUNS];
 	struct stat3 s;
+};
 
-	(void)(put ? run_put(p, k) : run_get(p, k)); /* warm up */
+static double run1(const struct cell *c)
+{
+	return c->put ? run_put(c->p, c->k) : run_get(c->p, c->k);
+}
+
+/* Round robin: run r of every cell, then run r+1, so that slow drift of the
+ * machine (frequency, other load) spreads over all cells alike. */
+static void measure_all(struct cell *cells, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		(void)run1(&cells[i]); /* warm up */
 	for (int r = 0; r < RUNS; r++)
-		t[r] = put ? run_put(p, k) : run_get(p, k);
-	qsort(t, RUNS, sizeof(t[0]), cmp_double);
-	s.med = t[RUNS / 2];
-	s.min = t[0];
-	s.max = t[RUNS - 1];
-	return s;
+		for (size_t i = 0; i < n; i++)
+			cells[i].t[r] = run1(&cells[i]);
+	for (size_t i = 0; i < n; i++) {
+		qsort(cells[i].t, RUNS, sizeof(cells[i].t[0]), cmp_double);
+		cells[i].s.med = cells[i].t[RUNS / 2];
+		cells[i].s.min = cells[i].t[0];
+		cells[i].s.max = cells[i].t[RUNS - 1];
+	}
 }
 
 static void row(const char *name, struct stat3 g, struct stat3 pt, const struct stat3 *raw_g,
 		const struct stat3 *raw_p)
 {
-	printf("%-34s %9.2f %8.2f..%-9.2f %7.1fx %9.2f %8.2f..%-9.2f %7.1fx\n", name, g.med, g.min,
+	printf("%-36s %9.2f %8.2f..%-9.2f %7.1fx %9.2f %8.2f..%-9.2f %7.1fx\n", name, g.med, g.min,
 	       g.max, g.med / raw_g->med, pt.med, pt.min, pt.max, pt.med / raw_p->med);
 }
 
@@ -229,30 +245,36 @@ int main(int argc, char **argv)
 	volatile uint8_t *base = udd_acc_ptr(mem);
 	struct path fast = { .acc = mem, .raw = base, .mask = SPAN_MASK, .n = n_fast };
 	struct path swapped = { .acc = mem_be, .raw = base, .mask = SPAN_MASK, .n = n_fast / 16 };
-	struct stat3 rg = measure(&fast, K_RAW, 0), rp = measure(&fast, K_RAW, 1);
+	struct path tp = { .acc = trap, .base_off = 0x04, .mask = 0, .n = n_slow };
+	static const char *const names[] = {
+		"raw volatile pointer (be BAR2)", "udd_get32/put32 (checked inline)",
+		"udd_direct_get32/put32", "out-of-line call (illumos-style)",
+		"swapped (UDD_BIG_ENDIAN handle)", "trapped REGION_READ/WRITE (edu 0x04)",
+	};
+	struct cell cells[12] = {
+		{ &fast, K_RAW, 0, .t = { 0 } },    { &fast, K_RAW, 1, .t = { 0 } },
+		{ &fast, K_UDD, 0, .t = { 0 } },    { &fast, K_UDD, 1, .t = { 0 } },
+		{ &fast, K_DIRECT, 0, .t = { 0 } }, { &fast, K_DIRECT, 1, .t = { 0 } },
+		{ &fast, K_OOL, 0, .t = { 0 } },    { &fast, K_OOL, 1, .t = { 0 } },
+		{ &swapped, K_UDD, 0, .t = { 0 } }, { &swapped, K_UDD, 1, .t = { 0 } },
+		{ &tp, K_UDD, 0, .t = { 0 } },      { &tp, K_UDD, 1, .t = { 0 } },
+	};
+	size_t ncells = trap ? 12 : 10;
 
+	measure_all(cells, ncells);
 	printf("udd register access cost: median of %d runs, ns per access (min..max), ratio to raw\n",
 	       RUNS);
-	printf("%-34s %9s %-20s %8s %9s %-20s %8s\n", "path", "get32", "  spread", "ratio", "put32",
+	printf("%-36s %9s %-20s %8s %9s %-20s %8s\n", "path", "get32", "  spread", "ratio", "put32",
 	       "  spread", "ratio");
-	row("raw volatile pointer (be BAR2)", rg, rp, &rg, &rp);
-	row("udd_get32/put32 (checked inline)", measure(&fast, K_UDD, 0), measure(&fast, K_UDD, 1),
-	    &rg, &rp);
-	row("udd_direct_get32/put32", measure(&fast, K_DIRECT, 0), measure(&fast, K_DIRECT, 1), &rg,
-	    &rp);
-	row("out-of-line call (illumos-style)", measure(&fast, K_OOL, 0), measure(&fast, K_OOL, 1),
-	    &rg, &rp);
-	row("swapped (UDD_BIG_ENDIAN handle)", measure(&swapped, K_UDD, 0),
-	    measure(&swapped, K_UDD, 1), &rg, &rp);
-	if (trap) {
-		struct path tp = { .acc = trap, .base_off = 0x04, .mask = 0, .n = n_slow };
-		row(udd_acc_is_direct(trap) ? "edu BAR0 0x04 (mapped directly!)"
-					    : "trapped REGION_READ/WRITE (edu 0x04)",
-		    measure(&tp, K_UDD, 0), measure(&tp, K_UDD, 1), &rg, &rp);
-		if (udd_acc_check(trap) < 0) {
-			fprintf(stderr, "bench: trapped accesses failed\n");
-			goto out;
-		}
+	for (size_t i = 0; i < ncells; i += 2) {
+		const char *name = names[i / 2];
+		if (i == 10 && udd_acc_is_direct(trap))
+			name = "edu BAR0 0x04 (mapped directly!)";
+		row(name, cells[i].s, cells[i + 1].s, &cells[0].s, &cells[1].s);
+	}
+	if (trap && udd_acc_check(trap) < 0) {
+		fprintf(stderr, "bench: trapped accesses failed\n");
+		goto out;
 	}
 	if (udd_acc_check(mem) < 0 || udd_acc_check(mem_be) < 0) {
 		fprintf(stderr, "bench: accesses to be BAR2 failed\n");
