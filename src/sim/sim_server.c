@@ -466,8 +466,23 @@ static int cmd_version(struct req *r)
 		}
 	}
 
-	/* Borrow enforcement. */
+	/* Borrow enforcement. A holder whose peer has hung up (returned its
+	 * device, or died) releases its borrow now, not when its thread gets
+	 * round to reading the EOF: a return followed by a borrow then never
+	 * sees a stale EBUSY. */
 	pthread_mutex_lock(&d->clients_lock);
+	for (struct sim_client *o = d->clients; o; o = o->next) {
+		if (o == cl || (o->borrow != BORROW_SHARED && o->borrow != BORROW_EXCL))
+			continue;
+		struct pollfd pf = { .fd = o->sock, .events = POLLRDHUP };
+		if (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+			if (o->borrow == BORROW_SHARED)
+				d->n_shared--;
+			else
+				d->n_excl--;
+			o->borrow = BORROW_PROBE; /* no longer counted; its thread is ending */
+		}
+	}
 	if ((want == BORROW_EXCL && (d->n_shared || d->n_excl)) ||
 	    (want == BORROW_SHARED && d->n_excl)) {
 		err = EBUSY;
