@@ -178,6 +178,9 @@ static void names_init(void)
 	 * method keeps libpci away from this host's bus entirely. */
 	pacc->method = PCI_ACCESS_DUMP;
 	pci_set_param(pacc, "dump.name", "/dev/null");
+	/* Names from pci.ids only: no udev hwdb (host-specific, and libudev
+	 * leaks its context at exit), no network. */
+	pacc->id_lookup_mode |= PCI_LOOKUP_NO_HWDB;
 	pci_init(pacc);
 }
 
