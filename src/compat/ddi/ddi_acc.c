@@ -12,6 +12,7 @@
  * ddi_check_acc_handle) and reads as all ones, as udd's slow path does.
  */
 #include <endian.h>
+#include <stdint.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -373,6 +374,10 @@ static void do_rep(ddi_acc_handle_t h, void *host, void *dev, size_t count, unsi
 	uint64_t off;
 	if (!h || !count)
 		return;
+	/* a failed rep reads as all ones: udd's rep leaves the buffer untouched
+	 * when it refuses (device gone, bad span), so fill it first */
+	if (dir == 0 && count <= SIZE_MAX / width)
+		memset(host, 0xff, count * width);
 	if (flags != DDI_DEV_AUTOINCR && flags != DDI_DEV_NO_AUTOINCR) {
 		set_err(h, -EINVAL);
 		return;
