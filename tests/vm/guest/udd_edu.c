@@ -14,7 +14,9 @@
  *  - DMA round trip RAM -> edu -> RAM through udd_dma_map with addr_hi 0x0fffffff;
  *  - MSI through udd_irq_enable/udd_irq_wait with the edu raise register (0x60);
  *  - udd_dev_reset is -ENOTSUP (edu cannot reset), udd_dev_check is 0;
- *  - unknown fdid -> -ENOENT.
+ *  - unknown fdid -> -ENOENT;
+ *  - without CAP_IPC_LOCK and with a small RLIMIT_MEMLOCK, a large DMA map is
+ *    -ENOMEM with a log line naming the limit.
  *
  * Must be linked with libudd.a (include/ on the include path).
  */
@@ -24,7 +26,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/capability.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -133,10 +138,61 @@ static int child_busy(pid_t holder)
 	return t_done("udd_edu child");
 }
 
+/* Child mode: without CAP_IPC_LOCK and with a 64 KiB RLIMIT_MEMLOCK, a 1 MiB
+ * DMA map fails with -ENOMEM and the log says why. */
+static int child_memlock(void)
+{
+	struct rlimit rl = { 65536, 65536 };
+	REQUIRE(setrlimit(RLIMIT_MEMLOCK, &rl) == 0);
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct cd[2];
+	REQUIRE(syscall(SYS_capget, &h, cd) == 0);
+	cd[CAP_IPC_LOCK / 32].effective &= ~(1u << (CAP_IPC_LOCK % 32));
+	cd[CAP_IPC_LOCK / 32].permitted &= ~(1u << (CAP_IPC_LOCK % 32));
+	REQUIRE(syscall(SYS_capset, &h, cd) == 0);
+
+	udd_ctx_t *ctx;
+	udd_fdid_t id;
+	udd_dev_t *dev;
+	udd_mem_t *mem;
+	udd_dma_t *dma = NULL;
+	uint64_t iova = 0;
+	REQUIRE_OK(open_ctx(&ctx));
+	REQUIRE_OK(find_edu(ctx, &id));
+	REQUIRE_OK(udd_dev_borrow(ctx, id, UDD_BORROW_EXCLUSIVE, &dev));
+	REQUIRE_OK(udd_mem_alloc(ctx, 1 << 20, &mem));
+	udd_dma_attr_t dattr = { .addr_hi = 0x0fffffff };
+	CHECK_EQ(udd_dma_map(dev, mem, 0, 1 << 20, &dattr, UDD_DMA_F_READ, &iova, &dma), -ENOMEM);
+	CHECK(strstr(all_logs, "RLIMIT_MEMLOCK (65536 bytes) too small") != NULL);
+	CHECK(dma == NULL);
+	/* a small one still fits */
+	CHECK_EQ(udd_dma_map(dev, mem, 0, 4096, &dattr, UDD_DMA_F_READ, &iova, &dma), 0);
+	udd_mem_free(mem);
+	udd_ctx_close(ctx);
+	return t_done("udd_edu memlock child");
+}
+
+static int run_child(const char *self, const char *a1, const char *a2)
+{
+	pid_t c = fork();
+	if (c < 0)
+		return -1;
+	if (c == 0) {
+		execl("/proc/self/exe", self, a1, a2, (char *)NULL);
+		_exit(127);
+	}
+	int st = 0;
+	if (waitpid(c, &st, 0) != c)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "busy") == 0)
 		return child_busy((pid_t)atol(argv[2]));
+	if (argc == 2 && strcmp(argv[1], "memlock") == 0)
+		return child_memlock();
 
 	const char *bdf = getenv("UDD_VM_EDU");
 	REQUIRE(bdf != NULL);
@@ -214,15 +270,7 @@ int main(int argc, char **argv)
 	{
 		char pid[32];
 		snprintf(pid, sizeof(pid), "%ld", (long)getpid());
-		pid_t c = fork();
-		REQUIRE(c >= 0);
-		if (c == 0) {
-			execl("/proc/self/exe", argv[0], "busy", pid, (char *)NULL);
-			_exit(127);
-		}
-		int st = 0;
-		REQUIRE(waitpid(c, &st, 0) == c);
-		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		CHECK_EQ(run_child(argv[0], "busy", pid), 0);
 	}
 
 	/* ---- BAR0 ---- */
@@ -299,6 +347,9 @@ int main(int argc, char **argv)
 	REQUIRE_OK(open_ctx(&ctx));
 	REQUIRE_OK(udd_dev_borrow(ctx, id, UDD_BORROW_EXCLUSIVE, &dev));
 	udd_ctx_close(ctx);
+
+	/* RLIMIT_MEMLOCK too small: -ENOMEM and a clear log line */
+	CHECK_EQ(run_child(argv[0], "memlock", NULL), 0);
 	return t_done("udd_edu");
 }
 #else
