@@ -10,6 +10,7 @@
  *
  * Usage: edu [FDID]      (default: the first 1234:11e8 in the pool)
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, nanosleep when built with -std=c17 */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

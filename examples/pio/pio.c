@@ -11,6 +11,7 @@
  *
  * Usage: pio [STRING]
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, nanosleep when built with -std=c17 */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>

@@ -10,8 +10,12 @@
  * Two families:
  *  - udd_get32(acc, off) ... — work on every handle. On a direct handle they
  *    cost one load of the handle's base, a predicted branch, and the access
- *    itself. Otherwise they go through the handle's functions (byte
- *    swapping, trapping, error flagging).
+ *    itself; on a mapped byte-swapping handle a second test and a bswap.
+ *    Otherwise they go through the handle's functions (trapping, error
+ *    flagging, checked swapping).
+ *  - udd_swapped_get32(acc, off) ... — only for handles for which
+ *    udd_acc_is_swapped() returned true (mapped, default access, byte
+ *    swapping needed): the volatile access and one bswap instruction.
  *  - udd_direct_get32(acc, off) ... — only for handles for which
  *    udd_acc_is_direct() returned true (checked once, at attach time). They
  *    compile to exactly a volatile access to base + off: the same
@@ -71,6 +75,9 @@ struct udd_acc_head {
 	volatile uint8_t *direct;
 	/** Slow-path functions (always set). */
 	const struct udd_acc_ops *ops;
+	/** Base of the mapping when the handle is mapped, default access and
+	 *  byte-swapping on this host (a big-endian device on x86), else NULL. */
+	volatile uint8_t *swapped;
 };
 
 /** Compiler barrier: emits no instruction, keeps the compiler from moving
@@ -129,6 +136,40 @@ static inline void udd_direct_put64(const udd_acc_t *acc, uint64_t off, uint64_t
 	*(volatile uint64_t *)(void *)(UDD_DIRECT_BASE(acc) + off) = v;
 }
 
+/* ---- swapped path: a volatile access plus one bswap ---------------------- */
+
+static inline uint8_t udd_bswap8(uint8_t v) { return v; }
+static inline uint16_t udd_bswap16(uint16_t v) { return __builtin_bswap16(v); }
+static inline uint32_t udd_bswap32(uint32_t v) { return __builtin_bswap32(v); }
+static inline uint64_t udd_bswap64(uint64_t v) { return __builtin_bswap64(v); }
+
+/** True (1) if @p acc is mapped, default access and swapping: udd_swapped_*
+ *  may be used on it (a big-endian device's registers on x86). */
+static inline int udd_acc_is_swapped(const udd_acc_t *acc)
+{
+	return ((const struct udd_acc_head *)(const void *)acc)->swapped != NULL;
+}
+
+#define UDD_SWAPPED_BASE(acc) (((const struct udd_acc_head *)(const void *)(acc))->swapped)
+#define UDD_DEF_SWAPPED(bits)                                                             \
+	/** Only on handles for which udd_acc_is_swapped() is true: the access   \
+	 *  and one byte swap, nothing else. */                                   \
+	static inline uint##bits##_t udd_swapped_get##bits(const udd_acc_t *acc, uint64_t off) \
+	{                                                                                 \
+		return udd_bswap##bits(                                                   \
+			*(volatile uint##bits##_t *)(void *)(UDD_SWAPPED_BASE(acc) + off)); \
+	}                                                                                 \
+	static inline void udd_swapped_put##bits(const udd_acc_t *acc, uint64_t off,      \
+						 uint##bits##_t v)                        \
+	{                                                                                 \
+		*(volatile uint##bits##_t *)(void *)(UDD_SWAPPED_BASE(acc) + off) =       \
+			udd_bswap##bits(v);                                               \
+	}
+UDD_DEF_SWAPPED(16)
+UDD_DEF_SWAPPED(32)
+UDD_DEF_SWAPPED(64)
+#undef UDD_DEF_SWAPPED
+
 /* ---- every handle -------------------------------------------------------- */
 
 #define UDD_DEF_ACCESS(bits)                                                              \
@@ -137,6 +178,9 @@ static inline void udd_direct_put64(const udd_acc_t *acc, uint64_t off, uint64_t
 		const struct udd_acc_head *h_ = (const struct udd_acc_head *)(void *)acc; \
 		if (__builtin_expect(h_->direct != NULL, 1))                              \
 			return *(volatile uint##bits##_t *)(void *)(h_->direct + off);    \
+		if (h_->swapped != NULL)                                                  \
+			return udd_bswap##bits(                                           \
+				*(volatile uint##bits##_t *)(void *)(h_->swapped + off)); \
 		return h_->ops->get##bits(acc, off);                                      \
 	}                                                                                 \
 	static inline void udd_put##bits(udd_acc_t *acc, uint64_t off, uint##bits##_t v)  \
@@ -144,6 +188,11 @@ static inline void udd_direct_put64(const udd_acc_t *acc, uint64_t off, uint64_t
 		const struct udd_acc_head *h_ = (const struct udd_acc_head *)(void *)acc; \
 		if (__builtin_expect(h_->direct != NULL, 1)) {                            \
 			*(volatile uint##bits##_t *)(void *)(h_->direct + off) = v;       \
+			return;                                                           \
+		}                                                                         \
+		if (h_->swapped != NULL) {                                                \
+			*(volatile uint##bits##_t *)(void *)(h_->swapped + off) =         \
+				udd_bswap##bits(v);                                       \
 			return;                                                           \
 		}                                                                         \
 		h_->ops->put##bits(acc, off, v);                                          \

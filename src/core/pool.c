@@ -136,7 +136,8 @@ int udd_pool_scan(struct udd_ctx *ctx, struct udd_loc_list *l)
 		memset(l, 0, sizeof(*l));
 		return rc;
 	}
-	qsort(l->v, l->n, sizeof(*l->v), cmp_loc);
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof(*l->v), cmp_loc);
 	return 0;
 }
 

@@ -271,8 +271,12 @@ int udd_regs_map(udd_dev_t *dev, unsigned rnumber, uint64_t offset, uint64_t len
 			a->map = (volatile uint8_t *)p + (offset - start);
 		}
 	}
-	if (a->map && !a->swap && attr->access == UDD_DEFAULT_ACC)
-		a->head.direct = a->map;
+	if (a->map && attr->access == UDD_DEFAULT_ACC) {
+		if (a->swap)
+			a->head.swapped = a->map;
+		else
+			a->head.direct = a->map;
+	}
 
 	pthread_mutex_lock(&dev->lock);
 	a->next = dev->accs;

@@ -71,6 +71,9 @@ static void test_direct_and_swapped(udd_dev_t *be)
 	/* the same memory mapped big-endian: swapped, not direct */
 	REQUIRE_OK(udd_regs_map_bar(be, 2, 0x100, 0x1000, &BE, &sw));
 	CHECK(!udd_acc_is_direct(sw));
+	CHECK(udd_acc_is_swapped(sw));
+	CHECK(!udd_acc_is_swapped(raw));
+	CHECK_EQ(udd_swapped_get32(sw, 0), 0x44332211);
 	CHECK_EQ(udd_get32(sw, 0), 0x44332211);
 	CHECK_EQ(udd_get16(sw, 0), 0x4433);
 	CHECK_EQ(udd_get64(sw, 8), 0x0807060504030201ull);
@@ -92,7 +95,12 @@ static void test_direct_and_swapped(udd_dev_t *be)
 	CHECK(memcmp(in, out, sizeof(in)) == 0);
 	CHECK_EQ(udd_acc_check(sw), 0);
 
-	/* a slow-path access outside the handle marks it, and reads all ones */
+	udd_regs_unmap(sw);
+	/* a checked (cautious) handle: an access outside it marks it, reads all ones */
+	static const udd_acc_attr_t BE_CAUT = { UDD_BIG_ENDIAN, UDD_STRICTORDER, UDD_CAUTIOUS_ACC, 0 };
+	REQUIRE_OK(udd_regs_map_bar(be, 2, 0x100, 0x1000, &BE_CAUT, &sw));
+	CHECK(!udd_acc_is_swapped(sw) && !udd_acc_is_direct(sw));
+	CHECK_EQ(udd_get32(sw, 0), 0x44332211);
 	CHECK_EQ(udd_get32(sw, 0x1000), 0xffffffffu);
 	CHECK_EQ(udd_acc_check(sw), -EIO);
 	REQUIRE_OK(udd_acc_clear_error(sw));

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The inline fast path: udd_direct_get32/put32 compile to exactly the instructions
-# of a raw volatile pointer access (the driver keeps its pointer in a structure; the
+# of a raw volatile pointer access, and udd_swapped_get32/put32 to those of a raw
+# access plus a bswap (the driver keeps its pointer in a structure; the
 # handle keeps its base in its head), with every compiler found, at -O2 and -O3.
 set -euo pipefail
 src=${UDD_TEST_SRC:?}
@@ -14,8 +15,11 @@ for cc in gcc clang; do
   command -v $cc >/dev/null || continue
   for opt in -O2 -O3; do
     $cc -std=c17 $opt -I"$src/include" -c "$src/tests/asm/fastpath.c" -o "$tmp/f.o"
-    for op in get32 put32; do
-      raw=$(body "$tmp/f.o" raw_$op); direct=$(body "$tmp/f.o" direct_$op)
+    for op in get32 put32 be_get32 be_put32; do
+      case $op in
+        be_*) raw=$(body "$tmp/f.o" rawbe_${op#be_}); direct=$(body "$tmp/f.o" swapped_${op#be_}) ;;
+        *) raw=$(body "$tmp/f.o" raw_$op); direct=$(body "$tmp/f.o" direct_$op) ;;
+      esac
       [ -n "$raw" ] || { echo "FAIL: no disassembly for raw_$op"; exit 1; }
       if [ "$raw" != "$direct" ]; then
         echo "FAIL ($cc $opt): udd_direct_$op differs from a raw pointer:"; echo "raw:"; echo "$raw"; echo "udd:"; echo "$direct"; exit 1
@@ -25,5 +29,5 @@ for cc in gcc clang; do
     done
   done
 done
-[ $checked -ge 4 ] || { echo "FAIL: only $checked comparisons"; exit 1; }
+[ $checked -ge 8 ] || { echo "FAIL: only $checked comparisons"; exit 1; }
 echo "fast path == raw pointer in $checked comparisons"
