@@ -62,6 +62,7 @@ bind() {
 bind 0x1234 0x11e8 EDU
 bind 0x1b36 0x0010 NVME
 export UDD_VM=1
+. /run/env   # run-guest --env NAME=VALUE
 
 ntests=0
 tmo=$(cat /run/test-timeout 2>/dev/null || echo 120)
