@@ -43,7 +43,16 @@ static int owner_alive(int fd)
 
 /* Create the registry file of segment @id. Lock held.
  * @return fd; -EEXIST id in use by a live owner; other -errno. */
+static int reg_create_(unsigned int id, char *path, size_t cap);
 static int reg_create(unsigned int id, char *path, size_t cap)
+{
+	int rc = reg_create_(id, path, cap);
+	if (rc < 0)
+		path[0] = '\0'; /* not ours: never unlink it */
+	return rc;
+}
+
+static int reg_create_(unsigned int id, char *path, size_t cap)
 {
 	int rc = sci_regdir_ok();
 	if (rc < 0)
@@ -225,7 +234,7 @@ void SCISetSegmentAvailable(sci_local_segment_t segment, unsigned int localAdapt
 		e = SCI_ERR_SEGMENT_NOT_PREPARED;
 	else if (!segment->available) {
 		segment->available = true;
-		if (segment->path[0] && segment->fd >= 0) {
+		if (segment->path[0] && !segment->user_mem) {
 			char ap[PATH_MAX + 8], tmp[PATH_MAX + 16];
 			avail_path(segment, ap, sizeof(ap));
 			snprintf(tmp, sizeof(tmp), "%s.tmp%d", segment->path, (int)getpid());
@@ -373,7 +382,7 @@ void *SCIMapLocalSegment(sci_local_segment_t segment, sci_map_t *map, size_t off
 	else
 		e = check_range(segment->size, offset, &size);
 	if (e == SCI_ERR_OK) {
-		if (segment->fd >= 0)
+		if (!segment->user_mem)
 			e = map_fd(segment->fd, offset, size, flags & SCI_FLAG_READONLY_MAP, m);
 		else { /* user memory: the caller's own pages */
 			m->kind = MK_MEM;

@@ -407,7 +407,7 @@ void SCIMapLocalSegmentForDevice(sci_local_segment_t segment, unsigned int local
 		if (e == SCI_ERR_OK && !w)
 			e = SCI_ERR_API_NOSPC;
 		if (w) {
-			if (segment->fd >= 0)
+			if (!segment->user_mem)
 				e = win_fd(device, segment->fd, segment->alloc, w);
 			else {
 				uint64_t iova = 0;
