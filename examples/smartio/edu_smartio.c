@@ -10,6 +10,7 @@
  *
  * Usage: edu_smartio [FDID]
  */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
