@@ -165,8 +165,13 @@ static void on_segv(int sig, siginfo_t *si, void *ucv)
 		case 4: v = udd_get32(s->acc, off); break;
 		default: v = udd_get64(s->acc, off); break;
 		}
-		int g = greg_of[m.reg];
-		gr[g] = (greg_t)x86_merge_load(&m, (uint64_t)gr[g], v);
+		if (m.test) {
+			uint64_t b = m.has_imm ? m.imm : x86_store_value(&m, (uint64_t)gr[greg_of[m.reg]]);
+			gr[REG_EFL] = (greg_t)x86_test_flags((uint64_t)gr[REG_EFL], v, b, m.width);
+		} else {
+			int g = greg_of[m.reg];
+			gr[g] = (greg_t)x86_merge_load(&m, (uint64_t)gr[g], v);
+		}
 	}
 	gr[REG_RIP] = (greg_t)(rip + m.len);
 	errno = saved;

@@ -8,6 +8,7 @@
  *   8A /r  mov r8, r/m8          8B /r  mov r16/32/64, r/m
  *   C6 /0 ib  mov r/m8, imm8     C7 /0 iw/id  mov r/m16/32/64, imm
  *   0F B6 /r  movzx r, r/m8      0F B7 /r  movzx r, r/m16
+ *   84/85 /r  test r/m, r        F6/F7 /0  test r/m, imm (flags only)
  * with a memory operand (ModRM mod != 3), any SIB and displacement.
  * Everything else (LOCK/REP, SSE/AVX, string moves, moffs forms, RMW
  * arithmetic) is refused.
@@ -112,13 +113,27 @@ int x86_decode_mov(const uint8_t *code, size_t max, struct x86_mov *out)
 			m.reg = regfield;
 			m.dst_width = wide;
 			break;
+		case 0x84:
+		case 0x85:
+			m.test = 1;
+			m.width = op == 0x84 ? 1 : wide;
+			m.reg = regfield;
+			m.dst_width = m.width;
+			m.high8 = op == 0x84 && !rex && regfield >= 4 && regfield <= 7;
+			if (m.high8)
+				m.reg = regfield - 4;
+			break;
+		case 0xf6:
+		case 0xf7:
 		case 0xc6:
 		case 0xc7: {
 			if (((modrm >> 3) & 7) != 0)
 				return -1;
-			m.store = 1;
+			m.test = op == 0xf6 || op == 0xf7;
+			m.store = !m.test;
 			m.has_imm = 1;
-			m.width = op == 0xc6 ? 1 : wide;
+			m.width = (op == 0xc6 || op == 0xf6) ? 1 : wide;
+			m.dst_width = m.width;
 			unsigned ilen = m.width == 1 ? 1 : m.width == 2 ? 2 : 4;
 			if (i + ilen > max)
 				return -1;
@@ -164,4 +179,18 @@ uint64_t x86_store_value(const struct x86_mov *m, uint64_t regval)
 	if (m->high8)
 		return (regval >> 8) & 0xff;
 	return regval & mask_of(m->width);
+}
+
+uint64_t x86_test_flags(uint64_t eflags, uint64_t a, uint64_t b, unsigned width)
+{
+	const uint64_t CF = 1, PF = 4, ZF = 0x40, SF = 0x80, OF = 0x800;
+	uint64_t r = a & b & mask_of(width);
+	eflags &= ~(CF | PF | ZF | SF | OF);
+	if (r == 0)
+		eflags |= ZF;
+	if (r >> (8 * width - 1))
+		eflags |= SF;
+	if (!__builtin_parity((unsigned)(r & 0xff)))
+		eflags |= PF;
+	return eflags;
 }

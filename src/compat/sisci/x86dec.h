@@ -20,7 +20,11 @@ struct x86_mov {
 	int high8;        /**< 8-bit register is AH/CH/DH/BH (reg 4..7 without REX) */
 	unsigned dst_width; /**< load: width of the destination register (1,2,4,8) */
 	int zext;         /**< load: movzx (zero-extend memory value into dst_width) */
+	int test;         /**< TEST r/m, imm|reg: a load that only sets flags */
 };
+
+/** EFLAGS after TEST of @p a with @p b at @p width bytes (CF=OF=0; SF, ZF, PF). */
+uint64_t x86_test_flags(uint64_t eflags, uint64_t a, uint64_t b, unsigned width);
 
 /**
  * Decode one instruction at @p code (at most @p max bytes readable).

@@ -8,7 +8,9 @@ lib="$UDD_BIN/src/compat/sisci"
 udd="$UDD_BIN/src"
 tmp=$(mktemp -d /tmp/udd-sisci-ex-XXXXXX)
 
-cc -std=c17 -Wall -Wextra -Werror -I"$UDD_TEST_SRC/include/sisci" -I"$UDD_TEST_SRC/include/sisci/dis" \
+san=""
+if nm -D "$lib/libsisci.so" | grep -q ' U __asan_init'; then san="-fsanitize=address,undefined"; fi
+cc $san -std=c17 -Wall -Wextra -Werror -I"$UDD_TEST_SRC/include/sisci" -I"$UDD_TEST_SRC/include/sisci/dis" \
    "$UDD_TEST_SRC/examples/smartio/edu_smartio.c" -o "$tmp/edu_smartio" \
    -L"$lib" -lsisci -Wl,-rpath,"$lib:$udd"
 

@@ -38,6 +38,10 @@ static const struct tc cases[] = {
 	{ "mov qword [rdi],-1", { 0x48, 0xc7, 0x07, 0xff, 0xff, 0xff, 0xff }, 7, 1, 7, 8, 1, 0, 0, 8, 0, 1, 0xffffffffffffffffull },
 	{ "mov word [rdi],0x1234", { 0x66, 0xc7, 0x07, 0x34, 0x12 }, 5, 1, 5, 2, 1, 0, 0, 2, 0, 1, 0x1234 },
 	{ "mov byte [rdi],0x5a", { 0xc6, 0x07, 0x5a }, 3, 1, 3, 1, 1, 0, 0, 1, 0, 1, 0x5a },
+	/* test (flags only): decoded as loads */
+	{ "test dword [rdx],1", { 0xf7, 0x02, 1, 0, 0, 0 }, 6, 1, 6, 4, 0, 0, 0, 4, 0, 1, 1 },
+	{ "test byte [rdi+8],0x80", { 0xf6, 0x47, 0x08, 0x80 }, 4, 1, 4, 1, 0, 0, 0, 1, 0, 1, 0x80 },
+	{ "test [rdi],ecx", { 0x85, 0x0f }, 2, 1, 2, 4, 0, 1, 0, 4, 0, 0, 0 },
 	/* refused */
 	{ "mov eax,ebx (register)", { 0x8b, 0xc3 }, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
 	{ "add [rdi],eax", { 0x01, 0x07 }, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
@@ -104,5 +108,10 @@ int main(void)
 	CHECK_EQ(x86_store_value(&m, 0x1234), 0x12);
 	REQUIRE_OK(x86_decode_mov((const uint8_t[]){ 0x66, 0x89, 0x37 }, 3, &m)); /* mov [rdi],si */
 	CHECK_EQ(x86_store_value(&m, 0xaabbccdd), 0xccdd);
+	/* TEST flags: ZF, SF, PF; CF and OF cleared */
+	CHECK_EQ(x86_test_flags(0x801, 0x2, 0x1, 4), 0x44);      /* zero: ZF|PF */
+	CHECK_EQ(x86_test_flags(0, 0x80000000u, ~0ull, 4), 0x84); /* SF, parity of 0x00 even */
+	CHECK_EQ(x86_test_flags(0, 0x1, 0x1, 4), 0);              /* odd parity, nonzero */
+	CHECK_EQ(x86_test_flags(0, 0x80, 0xff, 1), 0x80);         /* SF at width 1 */
 	return t_done("test_sisci_x86dec");
 }
