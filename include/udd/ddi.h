@@ -139,7 +139,7 @@ DDI_API udd_dev_t *ddi_udd_dev(dev_info_t *dip);
 /** The udd access handle behind a register handle (NULL for memory handles). */
 DDI_API udd_acc_t *ddi_udd_acc(ddi_acc_handle_t handle);
 
-/** The instance number: the device's fdid. */
+/** The instance number: small, unique per attach in this process (0, 1, ...). */
 DDI_API int ddi_get_instance(dev_info_t *dip);
 
 /* ---- register sets ------------------------------------------------------- */

@@ -43,6 +43,9 @@ int ddi_udd_attach(udd_ctx_t *ctx, udd_fdid_t fdid, uint32_t flags, dev_info_t *
 		return DDI_FAILURE;
 	}
 	dip->ctx = ctx;
+	/* instance numbers are small (drivers index soft state with them) */
+	static int next_instance;
+	dip->instance = __atomic_fetch_add(&next_instance, 1, __ATOMIC_RELAXED);
 	*dipp = dip;
 	return DDI_SUCCESS;
 }
@@ -90,7 +93,7 @@ udd_acc_t *ddi_udd_acc(ddi_acc_handle_t h)
 
 int ddi_get_instance(dev_info_t *dip)
 {
-	return dip ? (int)dip->info.fdid : -1;
+	return dip ? dip->instance : -1;
 }
 
 /* ---- register sets ---------------------------------------------------------- */

@@ -39,6 +39,7 @@ struct ddi_udd_dev {
 	udd_ctx_t *ctx;
 	udd_dev_t *dev;
 	udd_dev_info_t info;
+	int instance;                /* small per-process number (ddi_get_instance) */
 	pthread_mutex_t lock;        /* protects the lists and the irq state */
 	struct ddi_udd_acc *accs;
 	struct ddi_udd_dma *dmas;

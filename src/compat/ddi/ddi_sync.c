@@ -155,7 +155,7 @@ int ddi_soft_state_init(void **state_p, size_t size, size_t n_items)
 int ddi_soft_state_zalloc(void *state, int item)
 {
 	struct ddi_soft_state *s = state;
-	if (!s || item < 0)
+	if (!s || item < 0 || item > (1 << 20)) /* instances are small numbers */
 		return DDI_FAILURE;
 	pthread_mutex_lock(&s->lock);
 	if ((size_t)item >= s->n) {

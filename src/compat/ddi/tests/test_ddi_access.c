@@ -262,7 +262,8 @@ int main(void)
 	udd_fdid_t id = simenv_find(ctx, BE_VENDOR_ID, BE_DEVICE_ID);
 	dev_info_t *dip = NULL;
 	REQUIRE(ddi_udd_attach(ctx, id, UDD_BORROW_EXCLUSIVE, &dip) == DDI_SUCCESS);
-	CHECK_EQ(ddi_get_instance(dip), (int)id);
+	CHECK(ddi_get_instance(dip) >= 0);
+	CHECK_EQ(udd_dev_fdid(ddi_udd_dev(dip)), id);
 
 	test_regsets(dip);
 	test_map_errors(dip);
