@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <search.h>
+
 #include <json-c/json.h>
 
 #include "msg.h"
@@ -93,7 +95,7 @@ struct sim_client {
 	long rep_len;
 
 	pthread_mutex_t dma_lock;
-	struct sim_win wins[SIM_MAX_DMA_WINDOWS];
+	void *wins; /* tsearch tree of struct sim_win *, disjoint, by address */
 	int nwins;
 
 	pthread_mutex_t irq_lock;
@@ -334,6 +336,34 @@ static int dma_msgs(struct sim_client *c, uint64_t iova, void *buf, size_t len, 
 	return rc;
 }
 
+/*
+ * The DMA window table of a client: a balanced tree (tsearch) of disjoint
+ * windows ordered by address, so that map, unmap and every DMA lookup cost
+ * O(log n) (bench_dma: a linear table made one map cost grow with the
+ * number of windows). Two ranges compare equal when they overlap, which is
+ * a consistent order over disjoint windows: looking up any range finds a
+ * window overlapping it, if there is one.
+ */
+#define SIM_SERVER_MAX_WINDOWS 65536
+
+static int win_cmp(const void *a, const void *b)
+{
+	const struct sim_win *x = a, *y = b;
+	if (x->addr + (x->size - 1) < y->addr)
+		return -1;
+	if (y->addr + (y->size - 1) < x->addr)
+		return 1;
+	return 0;
+}
+
+/* The window overlapping [addr, addr+size), or NULL. Caller holds dma_lock. */
+static struct sim_win *win_find(struct sim_client *c, uint64_t addr, uint64_t size)
+{
+	struct sim_win key = { .addr = addr, .size = size ? size : 1 };
+	struct sim_win **w = tfind(&key, &c->wins, win_cmp);
+	return w ? *w : NULL;
+}
+
 static int dma_xfer(struct sim_dev *d, uint64_t client_id, uint64_t iova, void *buf, size_t len,
 		    bool write)
 {
@@ -344,12 +374,9 @@ static int dma_xfer(struct sim_dev *d, uint64_t client_id, uint64_t iova, void *
 	bool via_msg = false;
 	uint32_t need = write ? VFU_DMA_F_WRITE : VFU_DMA_F_READ;
 	pthread_mutex_lock(&c->dma_lock);
-	for (int i = 0; i < c->nwins && len; i++) {
-		struct sim_win *w = &c->wins[i];
-		if (iova < w->addr || iova - w->addr > w->size || len > w->size - (iova - w->addr))
-			continue;
-		if (!(w->flags & need))
-			break;
+	struct sim_win *w = len ? win_find(c, iova, 1) : NULL;
+	if (w && iova - w->addr <= w->size && len <= w->size - (iova - w->addr) &&
+	    (w->flags & need)) {
 		if (w->map) {
 			if (write)
 				memcpy(w->map + (iova - w->addr), buf, len);
@@ -359,7 +386,6 @@ static int dma_xfer(struct sim_dev *d, uint64_t client_id, uint64_t iova, void *
 		} else {
 			via_msg = true;
 		}
-		break;
 	}
 	pthread_mutex_unlock(&c->dma_lock);
 	if (via_msg) {
@@ -504,7 +530,7 @@ static int cmd_version(struct req *r)
 	json_object_object_add(oc, "max_msg_fds", json_object_new_int(VFU_MAX_FDS));
 	json_object_object_add(oc, "max_data_xfer_size",
 			       json_object_new_int64(VFU_DEFAULT_MAX_DATA_XFER));
-	json_object_object_add(oc, "max_dma_maps", json_object_new_int(SIM_MAX_DMA_WINDOWS));
+	json_object_object_add(oc, "max_dma_maps", json_object_new_int(SIM_SERVER_MAX_WINDOWS));
 	json_object_object_add(oc, "pgsizes", json_object_new_int64(4096));
 	if (twin) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) {
@@ -833,18 +859,24 @@ static int cmd_dma_map(struct req *r)
 		w.map = (uint8_t *)p + delta;
 	}
 	int err = 0;
+	struct sim_win *nw = malloc(sizeof(*nw));
 	pthread_mutex_lock(&cl->dma_lock);
-	for (int i = 0; i < cl->nwins && !err; i++) {
-		const struct sim_win *o = &cl->wins[i];
-		if (m.addr < o->addr + o->size && o->addr < m.addr + m.size)
-			err = EEXIST;
-	}
-	if (!err && cl->nwins >= SIM_MAX_DMA_WINDOWS)
+	if (!nw)
+		err = ENOMEM;
+	else if (win_find(cl, m.addr, m.size))
+		err = EEXIST;
+	else if (cl->nwins >= SIM_SERVER_MAX_WINDOWS)
 		err = ENOSPC;
-	if (!err)
-		cl->wins[cl->nwins++] = w;
+	if (!err) {
+		*nw = w;
+		if (tsearch(nw, &cl->wins, win_cmp))
+			cl->nwins++;
+		else
+			err = ENOMEM;
+	}
 	pthread_mutex_unlock(&cl->dma_lock);
 	if (err) {
+		free(nw);
 		win_release(&w);
 		return send_error(cl, r->hdr, err);
 	}
@@ -864,14 +896,13 @@ static int cmd_dma_unmap(struct req *r)
 		return send_error(cl, r->hdr, EINVAL);
 	int err = ENOENT;
 	pthread_mutex_lock(&cl->dma_lock);
-	for (int i = 0; i < cl->nwins; i++) {
-		if (cl->wins[i].addr == u.addr && cl->wins[i].size == u.size) {
-			win_release(&cl->wins[i]);
-			cl->wins[i] = cl->wins[--cl->nwins];
-			memset(&cl->wins[cl->nwins], 0, sizeof(cl->wins[0]));
-			err = 0;
-			break;
-		}
+	struct sim_win *w = u.size ? win_find(cl, u.addr, u.size) : NULL;
+	if (w && w->addr == u.addr && w->size == u.size) {
+		tdelete(w, &cl->wins, win_cmp);
+		cl->nwins--;
+		win_release(w);
+		free(w);
+		err = 0;
 	}
 	pthread_mutex_unlock(&cl->dma_lock);
 	if (err)
@@ -946,10 +977,17 @@ static void deliver_reply(struct sim_client *cl, const void *msg, long len)
 /* Client thread                                                             */
 /* ------------------------------------------------------------------------ */
 
+static void win_free(void *p)
+{
+	win_release(p);
+	free(p);
+}
+
 static void client_free(struct sim_client *cl)
 {
-	for (int i = 0; i < cl->nwins; i++)
-		win_release(&cl->wins[i]);
+	tdestroy(cl->wins, win_free);
+	cl->wins = NULL;
+	cl->nwins = 0;
 	for (unsigned i = 0; i < SIM_NUM_IRQ_IDX; i++)
 		irq_disable(cl, i);
 	if (cl->twin >= 0)
