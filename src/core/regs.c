@@ -190,6 +190,8 @@ static void s_rep(struct udd_acc *h, uint64_t off, void *buf, size_t count, unsi
 	uint64_t span = step ? (uint64_t)count * width : width;
 	if (count && (count > a->size / width || bad_off(a, off, width) || a->size - off < span)) {
 		set_err(a, -EINVAL);
+		if (dir == 0 && count <= SIZE_MAX / width)
+			memset(buf, 0xff, count * width); /* refused reads read all ones */
 		return;
 	}
 	if (count && a->map && !a->partial && !a->swap && a->attr.access == UDD_DEFAULT_ACC) {

@@ -110,6 +110,8 @@ static void test_direct_and_swapped(udd_dev_t *be)
 	udd_acc_clear_error(sw);
 	udd_rep_get32(sw, 0xff0, out, 8, UDD_DEV_AUTOINCR); /* runs off the end: nothing done */
 	CHECK_EQ(udd_acc_check(sw), -EIO);
+	for (int i = 0; i < 8; i++)
+		CHECK_EQ(out[i], 0xffffffffu); /* and reads all ones */
 	udd_regs_unmap(sw);
 	udd_regs_unmap(raw);
 	udd_regs_unmap(NULL);
