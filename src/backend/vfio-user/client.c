@@ -27,6 +27,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <search.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -80,8 +81,8 @@ struct vfu_client {
 	struct vfu_region_cache *regions; /* info.num_regions entries */
 
 	pthread_mutex_t dma_lock; /* wins */
-	struct vfu_win *wins;
-	size_t nwins, capwins;
+	void *wins;               /* tsearch tree of struct vfu_win *, disjoint */
+	size_t nwins;
 
 	pthread_mutex_t fault_lock;
 	udd_be_fault_cb_t fault_cb;
@@ -148,6 +149,31 @@ static int violation(struct vfu_client *c, const char *what)
 /* server-to-client commands                                                 */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * Windows are kept in a balanced tree (tsearch) ordered by IOVA: two ranges
+ * compare equal when they overlap, a consistent order over disjoint
+ * windows, so a lookup of any range finds a window overlapping it. Map,
+ * unmap and DMA message lookups cost O(log n) (bench_dma: a linear table
+ * made each map cost grow with the number of windows).
+ */
+static int win_cmp(const void *a, const void *b)
+{
+	const struct vfu_win *x = a, *y = b;
+	if (x->iova + (x->size - 1) < y->iova)
+		return -1;
+	if (y->iova + (y->size - 1) < x->iova)
+		return 1;
+	return 0;
+}
+
+/* The window overlapping [iova, iova+size) (size > 0), or NULL. Under dma_lock. */
+static struct vfu_win *win_find(struct vfu_client *c, uint64_t iova, uint64_t size)
+{
+	struct vfu_win key = { .iova = iova, .size = size };
+	struct vfu_win **w = tfind(&key, &c->wins, win_cmp);
+	return w ? *w : NULL;
+}
+
 /* Copy between DMA window memory and @data. 0, or -EFAULT when the access
  * is not inside one window with the permission it needs. */
 static int dma_copy(struct vfu_client *c, uint64_t addr, uint8_t *data, uint64_t count,
@@ -156,19 +182,15 @@ static int dma_copy(struct vfu_client *c, uint64_t addr, uint8_t *data, uint64_t
 	uint32_t need = to_mem ? UDD_DMA_F_WRITE : UDD_DMA_F_READ;
 	int rc = -EFAULT;
 	pthread_mutex_lock(&c->dma_lock);
-	for (size_t i = 0; i < c->nwins; i++) {
-		const struct vfu_win *w = &c->wins[i];
-		if (addr < w->iova || count > w->size || addr - w->iova > w->size - count)
-			continue;
-		if (!(w->prot & need))
-			break;
+	const struct vfu_win *w = win_find(c, addr, 1);
+	if (w && !(addr < w->iova || count > w->size || addr - w->iova > w->size - count) &&
+	    (w->prot & need)) {
 		uint8_t *p = w->vaddr + (addr - w->iova);
 		if (to_mem)
 			memcpy(p, data, count);
 		else
 			memcpy(data, p, count);
 		rc = 0;
-		break;
 	}
 	pthread_mutex_unlock(&c->dma_lock);
 	return rc;
@@ -718,7 +740,7 @@ static void client_free(struct vfu_client *c)
 				close(c->regions[i].r.mmap_fd);
 		free(c->regions);
 	}
-	free(c->wins);
+	tdestroy(c->wins, free);
 	free(c->rx);
 	free(c->rx2);
 	pthread_mutex_destroy(&c->fault_lock);
@@ -1186,27 +1208,20 @@ static int vu_irq_mask(void *bdev, uint32_t index, uint32_t vec, bool mask)
 static int win_add(struct vfu_client *c, uint64_t iova, uint64_t size, void *vaddr, uint32_t prot)
 {
 	int rc = 0;
+	struct vfu_win *w = malloc(sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	*w = (struct vfu_win){ iova, size, vaddr, prot };
 	pthread_mutex_lock(&c->dma_lock);
-	for (size_t i = 0; i < c->nwins; i++) {
-		const struct vfu_win *w = &c->wins[i];
-		if (iova <= w->iova + (w->size - 1) && w->iova <= iova + (size - 1)) {
-			rc = -EEXIST;
-			goto out;
-		}
-	}
-	if (c->nwins == c->capwins) {
-		size_t ncap = c->capwins ? c->capwins * 2 : 8;
-		struct vfu_win *nw = realloc(c->wins, ncap * sizeof(*nw));
-		if (!nw) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		c->wins = nw;
-		c->capwins = ncap;
-	}
-	c->wins[c->nwins++] = (struct vfu_win){ iova, size, vaddr, prot };
-out:
+	if (win_find(c, iova, size))
+		rc = -EEXIST;
+	else if (!tsearch(w, &c->wins, win_cmp))
+		rc = -ENOMEM;
+	else
+		c->nwins++;
 	pthread_mutex_unlock(&c->dma_lock);
+	if (rc)
+		free(w);
 	return rc;
 }
 
@@ -1215,13 +1230,14 @@ static int win_del(struct vfu_client *c, uint64_t iova, uint64_t size, bool dry)
 {
 	int rc = -ENOENT;
 	pthread_mutex_lock(&c->dma_lock);
-	for (size_t i = 0; i < c->nwins; i++) {
-		if (c->wins[i].iova == iova && c->wins[i].size == size) {
-			if (!dry)
-				c->wins[i] = c->wins[--c->nwins];
-			rc = 0;
-			break;
+	struct vfu_win *w = size ? win_find(c, iova, size) : NULL;
+	if (w && w->iova == iova && w->size == size) {
+		if (!dry) {
+			tdelete(w, &c->wins, win_cmp);
+			c->nwins--;
+			free(w);
 		}
+		rc = 0;
 	}
 	pthread_mutex_unlock(&c->dma_lock);
 	return rc;
