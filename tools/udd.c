@@ -691,6 +691,23 @@ static int borrow(udd_ctx_t *ctx, udd_fdid_t fdid, uint32_t flags, udd_dev_t **d
 	return rc;
 }
 
+/* Borrow for looking only (info, read): shared where the backend allows it,
+ * else exclusively (a local VFIO device has a single owner: shared borrowing
+ * is -EOPNOTSUPP there). The first try is not logged. */
+static int borrow_to_look(udd_ctx_t *ctx, udd_fdid_t fdid, udd_dev_t **dev)
+{
+	const char *dbg = getenv("UDD_DEBUG");
+	int level = (dbg && *dbg && strcmp(dbg, "0") != 0) ? UDD_LOG_DEBUG : UDD_LOG_WARN;
+	udd_ctx_set_log(ctx, NULL, NULL, 0);
+	int rc = udd_dev_borrow(ctx, fdid, 0, dev);
+	udd_ctx_set_log(ctx, log_cb, NULL, level);
+	if (rc == -EOPNOTSUPP)
+		return borrow(ctx, fdid, UDD_BORROW_EXCLUSIVE, dev);
+	if (rc < 0)
+		return borrow(ctx, fdid, 0, dev); /* again, for its message */
+	return rc;
+}
+
 static int cmd_info(int argc, char **argv)
 {
 	udd_ctx_t *ctx;
@@ -715,7 +732,7 @@ static int cmd_info(int argc, char **argv)
 	ctx = open_ctx();
 	if (!ctx)
 		return EXIT_BAD;
-	if (borrow(ctx, fdid, 0, &dev) < 0) {
+	if (borrow_to_look(ctx, fdid, &dev) < 0) {
 		udd_ctx_close(ctx);
 		return EXIT_BAD;
 	}
@@ -915,7 +932,7 @@ static int cmd_rw(int argc, char **argv, int wr)
 	ctx = open_ctx();
 	if (!ctx)
 		return EXIT_BAD;
-	if (borrow(ctx, fdid, wr ? UDD_BORROW_EXCLUSIVE : 0, &dev) < 0)
+	if ((wr ? borrow(ctx, fdid, UDD_BORROW_EXCLUSIVE, &dev) : borrow_to_look(ctx, fdid, &dev)) < 0)
 		goto out_ctx;
 	if (resolve_set(dev, pos[1], &rnumber) < 0)
 		goto out;
