@@ -19,6 +19,9 @@
  *
  * Exit status: 0 success, 1 bad input or a failed operation, 2 usage error.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* readlink, lstat, pread, O_CLOEXEC also outside the CMake build */
+#endif
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +33,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -1241,7 +1245,8 @@ static void wait_driver(const char *dev, const char *want, const char *avoid, ch
 			if (!want && strcmp(drv, avoid) != 0)
 				return;
 		}
-		usleep(10000);
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
 	}
 }
 

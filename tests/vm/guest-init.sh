@@ -32,13 +32,38 @@ for m in $(cat /modules/order); do
     fi
 done
 
+. /run/env   # run-guest --env NAME=VALUE
+
+# UDD_VM_KERNEL_DRIVER="NVME ...": leave those devices to their kernel driver (for
+# the udd bind/unbind test): the on-demand modules in /modules/extra are loaded.
+kernel_driver() {
+    case " ${UDD_VM_KERNEL_DRIVER:-} " in *" $1 "*) return 0 ;; esac
+    return 1
+}
+if [ -n "${UDD_VM_KERNEL_DRIVER:-}" ] && [ -f /modules/extra/order ]; then
+    for m in $(cat /modules/extra/order); do
+        insmod "/modules/extra/$m" || echo "@@UDD-ERROR insmod extra/$m failed"
+    done
+fi
+
 # bind <vendor> <device> <NAME>: bind every such function to vfio-pci and export
 # UDD_VM_<NAME>=<bdf> and UDD_VM_<NAME>_GROUP=<iommu group> (the first one found).
+# With NAME in UDD_VM_KERNEL_DRIVER: wait (up to 10 s) for its kernel driver instead.
 bind() {
-    local d bdf grp
+    local d bdf grp i
     for d in /sys/bus/pci/devices/*; do
         [ "$(cat "$d/vendor")" = "$1" ] && [ "$(cat "$d/device")" = "$2" ] || continue
         bdf=${d##*/}
+        if kernel_driver "$3"; then
+            i=0
+            while [ ! -e "$d/driver" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+            grp=$(readlink "$d/iommu_group"); grp=${grp##*/}
+            echo "@@UDD-DEVICE $3 $bdf group $grp driver $(basename "$(readlink "$d/driver")")"
+            if [ -z "$(eval echo "\${UDD_VM_$3:-}")" ]; then
+                export "UDD_VM_$3=$bdf" "UDD_VM_$3_GROUP=$grp"
+            fi
+            continue
+        fi
         echo vfio-pci > "$d/driver_override"
         if [ -e "$d/driver" ]; then
             echo "$bdf" > "$d/driver/unbind"
@@ -62,7 +87,7 @@ bind() {
 bind 0x1234 0x11e8 EDU
 bind 0x1b36 0x0010 NVME
 export UDD_VM=1
-. /run/env   # run-guest --env NAME=VALUE
+. /run/env   # again: --env may override what bind exported
 
 ntests=0
 tmo=$(cat /run/test-timeout 2>/dev/null || echo 120)
