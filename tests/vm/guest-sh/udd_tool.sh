@@ -17,7 +17,7 @@ echo "$list"
 for bdf in "$UDD_VM_EDU" "$UDD_VM_NVME"; do
     line=$(echo "$list" | grep " $bdf ")
     [ -n "$line" ] && ok || { bad "udd list lacks $bdf"; continue; }
-    ls=$(lspci -nn -s "$bdf")
+    ls=$(lspci -nn -s "$bdf" 2>/dev/null)
     echo "lspci: $ls"
     # "CLASS [cccc]: VENDOR DEVICE [vvvv:dddd]" as lspci -nn prints it
     u=$(echo "$line" | sed -E 's/^0x[0-9a-f]+ [^ ]+ //; s/(\[[0-9a-f]{4}:[0-9a-f]{4}\]).*/\1/')
@@ -40,7 +40,7 @@ for bdf in "$UDD_VM_EDU" "$UDD_VM_NVME"; do
     fdid=$(echo "$list" | grep " $bdf " | cut -d' ' -f1)
     info=$(udd info "$fdid") || { bad "udd info $fdid ($bdf) exited $?"; echo "$info"; continue; }
     ok
-    vv=$(lspci -vv -nn -s "$bdf")
+    vv=$(lspci -vv -nn -s "$bdf" 2>/dev/null)   # (no /lib/modules: libkmod complains)
     echo "---- udd info $fdid"; echo "$info"
     echo "---- lspci -vv -nn -s $bdf"; echo "$vv"
     # ids and class
