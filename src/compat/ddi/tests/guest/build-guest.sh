@@ -3,7 +3,8 @@
 # as static executables for tests/vm/run-guest, against the static core and DDI
 # libraries of a build directory:
 #   $UDD_BIN/src/libudd.a and $UDD_BIN/src/compat/ddi/libudd_ddi.a
-# (or $UDD_VM_LIBUDD / $UDD_VM_LIBUDD_DDI), with json-c and pthread.
+# (or $UDD_VM_LIBUDD / $UDD_VM_LIBUDD_DDI; without the latter, compat/ddi/libudd_ddi.a
+# next to $UDD_VM_LIBUDD), with json-c and pthread.
 # In the guest the programs pick the vfio backend themselves ($UDD_VM=1); run with
 #   tests/vm/run-guest --tests OUTDIR --env UDD_NO_EMBEDDED=1
 # On the host the same program runs on udd-sim: OUTDIR/ddi_edu --backend sim
@@ -18,6 +19,9 @@ CC=${CC:-gcc}
 
 LIBUDD=${UDD_VM_LIBUDD:-${UDD_BIN:+$UDD_BIN/src/libudd.a}}
 LIBDDI=${UDD_VM_LIBUDD_DDI:-${UDD_BIN:+$UDD_BIN/src/compat/ddi/libudd_ddi.a}}
+if [ -z "$LIBDDI" ] && [ -n "$LIBUDD" ]; then
+    LIBDDI=$(dirname "$LIBUDD")/compat/ddi/libudd_ddi.a # next to libudd.a in a build dir
+fi
 if [ -z "$LIBUDD" ] || [ -z "$LIBDDI" ]; then
     echo "build-guest: set UDD_BIN (a build directory) or UDD_VM_LIBUDD and UDD_VM_LIBUDD_DDI" >&2
     exit 1

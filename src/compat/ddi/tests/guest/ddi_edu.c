@@ -643,6 +643,7 @@ static void test_intr(dev_info_t *dip, ddi_acc_handle_t regs, caddr_t r, const s
 
 int main(int argc, char **argv)
 {
+	setvbuf(stdout, NULL, _IOLBF, 0); /* keep the guest log in order */
 	const char *b = getenv("UDD_VM") && strcmp(getenv("UDD_VM"), "1") == 0 ? "vfio" : "sim";
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
