@@ -5,6 +5,7 @@
 #   - examples/smartio/edu_smartio.c  (QEMU's edu, 1234:11e8)
 #   - examples/smartio/nvme_identify.c (QEMU's nvme, class 010802)
 #   - src/compat/sisci/tests/guest/sisci_*.c (guest tests of libsisci; testlib.h)
+#   - src/compat/sisci/tests/guest/sisci_*.sh (busybox sh checks, installed without .sh)
 # Run them with UDD_NO_EMBEDDED=1 so the pool holds the guest's vfio-pci devices:
 #   tests/vm/run-guest --tests OUTDIR --env UDD_NO_EMBEDDED=1
 # Environment: UDD_BIN (build dir holding src/libudd.a and src/compat/sisci/libsisci.a),
@@ -41,11 +42,13 @@ build() { # build NAME SOURCE [extra flags...]
 
 n=0
 build edu_smartio "$SRC/examples/smartio/edu_smartio.c"; n=$((n + 1))
-if [ -f "$SRC/examples/smartio/nvme_identify.c" ]; then
-    build nvme_identify "$SRC/examples/smartio/nvme_identify.c"; n=$((n + 1))
-fi
+build nvme_identify "$SRC/examples/smartio/nvme_identify.c"; n=$((n + 1))
 for c in "$HERE"/sisci_*.c; do
     [ -e "$c" ] || continue
     build "$(basename "$c" .c)" "$c" -I"$SRC/tests"; n=$((n + 1))
+done
+for s in "$HERE"/sisci_*.sh; do # busybox sh scripts (checks on the programs' output)
+    [ -e "$s" ] || continue
+    install -m 0755 "$s" "$OUT/$(basename "$s" .sh)"; n=$((n + 1))
 done
 echo "build-guest: $n SISCI guest program(s) in $OUT" >&2
