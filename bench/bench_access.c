@@ -7,8 +7,9 @@
  *   raw         a volatile pointer (the baseline; what a SISCI program does)
  *   udd_get32   the checked inline path on a direct handle
  *   direct      udd_direct_get32: the unchecked inline path
- *   swapped     udd_get32 on the same BAR mapped UDD_BIG_ENDIAN (slow-path
- *               functions that byte-swap)
+ *   swapped     udd_get32 on the same BAR mapped UDD_BIG_ENDIAN, and
+ *               udd_swapped_get32 on it (a load and a bswap)
+ *   DPDK        rte_read32/rte_write32 (only when built with libdpdk)
  *   out-of-line one non-inlined call through a function pointer per access
  *               (illumos's ddi_get32 design)
  *   trapped     udd_get32 on the edu's BAR0 0x04: a REGION_READ/WRITE round
@@ -16,7 +17,11 @@
  * Each path is timed RUNS times; the table gives the median ns per access,
  * the spread (min..max) and the ratio to the raw pointer.
  *
- * Usage: bench_access [-q]   (-q: fewer iterations, for a quick check)
+ * Usage: bench_access [-q | --icount]
+ *   -q (or UDD_BENCH_QUICK=1)  fewer iterations, for a quick check
+ *   --icount  run each path's loop once, ICOUNT_N accesses, in a function of
+ *             its own (ic_*), for valgrind --tool=callgrind to count the
+ *             instructions per access (bench/run.sh does this)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,6 +30,22 @@
 #include <time.h>
 
 #include <udd/udd.h>
+
+#include "bench.h"
+
+#ifdef UDD_BENCH_DPDK
+#include <rte_io.h>
+#endif
+#if defined(__has_include)
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define IC_HAVE_CG 1
+#endif
+#endif
+#ifndef IC_HAVE_CG
+#define CALLGRIND_ZERO_STATS
+#define CALLGRIND_DUMP_STATS_AT(s) (void)(s)
+#endif
 
 #define RUNS 11
 #define SPAN_MASK 0xffu /* accesses cycle over 256 dwords (1 KiB) */
@@ -69,7 +90,7 @@ static void (*volatile ool_put_fn)(volatile uint8_t *, uint64_t, uint32_t) = ool
 
 /* ---- the timed loops --------------------------------------------------------- */
 
-enum kind { K_RAW, K_UDD, K_DIRECT, K_OOL };
+enum kind { K_RAW, K_UDD, K_DIRECT, K_OOL, K_SWAPPED, K_DPDK };
 
 #define OFF(p, i) (b_ + (((i) & m_) << 2))
 
@@ -98,6 +119,16 @@ static double run_get(const struct path *p, enum kind k)
 			acc += fn(p->raw, OFF(p, i));
 		break;
 	}
+	case K_SWAPPED:
+		for (unsigned i = 0; i < p->n; i++)
+			acc += udd_swapped_get32(p->acc, OFF(p, i));
+		break;
+	case K_DPDK:
+#ifdef UDD_BENCH_DPDK
+		for (unsigned i = 0; i < p->n; i++)
+			acc += rte_read32(p->raw + OFF(p, i));
+#endif
+		break;
 	}
 	double t1 = now_ns();
 	sink = acc;
@@ -128,6 +159,16 @@ static double run_put(const struct path *p, enum kind k)
 			fn(p->raw, OFF(p, i), i);
 		break;
 	}
+	case K_SWAPPED:
+		for (unsigned i = 0; i < p->n; i++)
+			udd_swapped_put32(p->acc, OFF(p, i), i);
+		break;
+	case K_DPDK:
+#ifdef UDD_BENCH_DPDK
+		for (unsigned i = 0; i < p->n; i++)
+			rte_write32(i, p->raw + OFF(p, i));
+#endif
+		break;
 	}
 	return (now_ns() - t0) / p->n;
 }
@@ -180,6 +221,61 @@ static void row(const char *name, struct stat3 g, struct stat3 pt, const struct 
 	       g.max, g.med / raw_g->med, pt.med, pt.min, pt.max, pt.med / raw_p->med);
 }
 
+/* ---- instruction counts (under callgrind) ------------------------------------ */
+
+#define ICOUNT_N 100000u
+#define IC_FN(name, kind, put)                                                     \
+	__attribute__((noinline)) static void ic_##name(const struct path *p)     \
+	{                                                                          \
+		if (put)                                                           \
+			(void)run_put(p, kind);                                    \
+		else                                                               \
+			(void)run_get(p, kind);                                    \
+	}
+IC_FN(raw_get, K_RAW, 0)
+IC_FN(raw_put, K_RAW, 1)
+IC_FN(udd_get, K_UDD, 0)
+IC_FN(udd_put, K_UDD, 1)
+IC_FN(direct_get, K_DIRECT, 0)
+IC_FN(direct_put, K_DIRECT, 1)
+IC_FN(ool_get, K_OOL, 0)
+IC_FN(ool_put, K_OOL, 1)
+IC_FN(swapped_get, K_SWAPPED, 0)
+IC_FN(swapped_put, K_SWAPPED, 1)
+IC_FN(udd_be_get, K_UDD, 0)
+IC_FN(udd_be_put, K_UDD, 1)
+IC_FN(dpdk_get, K_DPDK, 0)
+IC_FN(dpdk_put, K_DPDK, 1)
+
+/* One dump per path (callgrind's client requests; no-ops outside valgrind):
+ * bench/run.sh divides each dump's instruction total by ICOUNT_N. */
+#define IC(name, p)                                \
+	do {                                       \
+		CALLGRIND_ZERO_STATS;              \
+		ic_##name(p);                      \
+		CALLGRIND_DUMP_STATS_AT(#name);    \
+	} while (0)
+
+static void icount(const struct path *fast, const struct path *be)
+{
+	IC(raw_get, fast);
+	IC(raw_put, fast);
+	IC(udd_get, fast);
+	IC(udd_put, fast);
+	IC(direct_get, fast);
+	IC(direct_put, fast);
+	IC(ool_get, fast);
+	IC(ool_put, fast);
+	IC(swapped_get, be);
+	IC(swapped_put, be);
+	IC(udd_be_get, be);
+	IC(udd_be_put, be);
+#ifdef UDD_BENCH_DPDK
+	IC(dpdk_get, fast);
+	IC(dpdk_put, fast);
+#endif
+}
+
 /* ---- setup ------------------------------------------------------------------ */
 
 static int find_and_borrow(udd_ctx_t *ctx, uint16_t vendor, uint16_t device, udd_dev_t **dev)
@@ -201,20 +297,19 @@ int main(int argc, char **argv)
 	udd_ctx_t *ctx = NULL;
 	udd_dev_t *be = NULL, *edu = NULL;
 	udd_acc_t *mem = NULL, *mem_be = NULL, *trap = NULL;
-	int rc, ret = 1;
+	int rc, ret = 1, ic = 0;
 
-	if (argc > 1 && strcmp(argv[1], "-q") == 0) {
+	if ((argc > 1 && strcmp(argv[1], "-q") == 0) || bench_quick()) {
 		n_fast = 1u << 16;
 		n_slow = 500;
-	} else if (argc > 1) {
-		fprintf(stderr, "usage: bench_access [-q]\n");
+	}
+	if (argc > 1 && strcmp(argv[1], "--icount") == 0) {
+		ic = 1;
+	} else if (argc > 1 && strcmp(argv[1], "-q") != 0) {
+		fprintf(stderr, "usage: bench_access [-q | --icount]\n");
 		return 2;
 	}
-	rc = udd_ctx_open(&ctx, NULL);
-	if (rc < 0) {
-		fprintf(stderr, "bench: opening the pool: %s\n", strerror(-rc));
-		return 1;
-	}
+	ctx = bench_ctx();
 	rc = find_and_borrow(ctx, 0x1234, 0x0d02, &be);
 	if (rc < 0) {
 		fprintf(stderr, "bench: the be device (1234:0d02): %s\n", strerror(-rc));
@@ -236,6 +331,18 @@ int main(int argc, char **argv)
 			udd_get32(mem_be, 0));
 		goto out;
 	}
+	if (!udd_acc_is_swapped(mem_be)) {
+		fprintf(stderr, "bench: the big-endian handle is not on the inline swapped path\n");
+		goto out;
+	}
+	if (ic) {
+		struct path f = { .acc = mem, .raw = udd_acc_ptr(mem), .mask = SPAN_MASK, .n = ICOUNT_N };
+		struct path b = { .acc = mem_be, .raw = udd_acc_ptr(mem), .mask = SPAN_MASK,
+				  .n = ICOUNT_N };
+		icount(&f, &b);
+		ret = 0;
+		goto out;
+	}
 	rc = find_and_borrow(ctx, 0x1234, 0x11e8, &edu);
 	if (rc == 0)
 		rc = udd_regs_map_bar(edu, 0, 0, 0, NULL, &trap);
@@ -244,31 +351,50 @@ int main(int argc, char **argv)
 
 	volatile uint8_t *base = udd_acc_ptr(mem);
 	struct path fast = { .acc = mem, .raw = base, .mask = SPAN_MASK, .n = n_fast };
-	struct path swapped = { .acc = mem_be, .raw = base, .mask = SPAN_MASK, .n = n_fast / 16 };
+	struct path swapped = { .acc = mem_be, .raw = base, .mask = SPAN_MASK, .n = n_fast };
 	struct path tp = { .acc = trap, .base_off = 0x04, .mask = 0, .n = n_slow };
 	static const char *const names[] = {
 		"raw volatile pointer (be BAR2)", "udd_get32/put32 (checked inline)",
 		"udd_direct_get32/put32", "out-of-line call (illumos-style)",
-		"swapped (UDD_BIG_ENDIAN handle)", "trapped REGION_READ/WRITE (edu 0x04)",
+		"swapped: udd_get32 (UDD_BIG_ENDIAN)", "trapped REGION_READ/WRITE (edu 0x04)",
+		"swapped: udd_swapped_get32/put32", "DPDK rte_read32/rte_write32",
 	};
-	struct cell cells[12] = {
+	struct cell cells[16] = {
 		{ &fast, K_RAW, 0, .t = { 0 } },    { &fast, K_RAW, 1, .t = { 0 } },
 		{ &fast, K_UDD, 0, .t = { 0 } },    { &fast, K_UDD, 1, .t = { 0 } },
 		{ &fast, K_DIRECT, 0, .t = { 0 } }, { &fast, K_DIRECT, 1, .t = { 0 } },
 		{ &fast, K_OOL, 0, .t = { 0 } },    { &fast, K_OOL, 1, .t = { 0 } },
 		{ &swapped, K_UDD, 0, .t = { 0 } }, { &swapped, K_UDD, 1, .t = { 0 } },
 		{ &tp, K_UDD, 0, .t = { 0 } },      { &tp, K_UDD, 1, .t = { 0 } },
+		{ &swapped, K_SWAPPED, 0, .t = { 0 } }, { &swapped, K_SWAPPED, 1, .t = { 0 } },
+		{ &fast, K_DPDK, 0, .t = { 0 } },   { &fast, K_DPDK, 1, .t = { 0 } },
 	};
-	size_t ncells = trap ? 12 : 10;
+#ifdef UDD_BENCH_DPDK
+	size_t ncells = 16;
+#else
+	size_t ncells = 14;
+#endif
+	if (!trap) { /* drop the trapped pair */
+		memmove(&cells[10], &cells[12], sizeof(cells[0]) * (ncells - 12));
+		ncells -= 2;
+	}
 
 	measure_all(cells, ncells);
-	printf("udd register access cost: median of %d runs, ns per access (min..max), ratio to raw\n",
+	printf("\n== 1. register access: ns per access, median of %d runs (min..max), ratio to the "
+	       "raw pointer ==\n",
 	       RUNS);
+#ifndef UDD_BENCH_DPDK
+	printf("(no DPDK row: libdpdk was not found by pkg-config when this was built)\n");
+#endif
 	printf("%-36s %9s %-20s %8s %9s %-20s %8s\n", "path", "get32", "  spread", "ratio", "put32",
 	       "  spread", "ratio");
 	for (size_t i = 0; i < ncells; i += 2) {
-		const char *name = names[i / 2];
-		if (i == 10 && udd_acc_is_direct(trap))
+		const struct cell *c = &cells[i];
+		const char *name = c->p == &tp ? names[5]
+				   : c->k == K_SWAPPED ? names[6]
+				   : c->k == K_DPDK ? names[7]
+						    : names[i / 2];
+		if (c->p == &tp && udd_acc_is_direct(trap))
 			name = "edu BAR0 0x04 (mapped directly!)";
 		row(name, cells[i].s, cells[i + 1].s, &cells[0].s, &cells[1].s);
 	}
