@@ -244,8 +244,10 @@ IC_FN(swapped_get, K_SWAPPED, 0)
 IC_FN(swapped_put, K_SWAPPED, 1)
 IC_FN(udd_be_get, K_UDD, 0)
 IC_FN(udd_be_put, K_UDD, 1)
+#ifdef UDD_BENCH_DPDK
 IC_FN(dpdk_get, K_DPDK, 0)
 IC_FN(dpdk_put, K_DPDK, 1)
+#endif
 
 /* One dump per path (callgrind's client requests; no-ops outside valgrind):
  * bench/run.sh divides each dump's instruction total by ICOUNT_N. */

@@ -21,6 +21,7 @@ static const char *const wname[W_N] = { "trapped get+put (BAR0 0x04)",
 					"direct get+put (BAR2)", "dma map+unmap 4 KiB" };
 
 static double slice_ns;
+static volatile uint32_t sink;
 
 static int child(int which, unsigned idx, int go_fd, int rdy_fd, int out_fd)
 {
@@ -42,7 +43,7 @@ static int child(int which, unsigned idx, int go_fd, int rdy_fd, int out_fd)
 	if (rc == 0) {
 		double end = bench_now_ns() + slice_ns;
 		uint64_t off = (idx % 256u) * 4096u;
-		volatile uint32_t s = 0;
+		uint32_t s = 0;
 		while (bench_now_ns() < end) {
 			for (unsigned k = 0; k < (which == W_DIRECT ? 4096u : 1u); k++) {
 				if (which == W_TRAP) {
@@ -66,6 +67,7 @@ static int child(int which, unsigned idx, int go_fd, int rdy_fd, int out_fd)
 			if (rc)
 				break;
 		}
+		sink = s;
 		if (acc && udd_acc_check(acc) < 0)
 			rc = -EIO;
 	}
