@@ -26,7 +26,6 @@
 #define SIM_NUM_BARS 6
 #define SIM_NUM_IRQ_IDX 5 /* INTx, MSI, MSI-X, ERR, REQ */
 #define SIM_MAX_VECTORS 32
-#define SIM_MAX_DMA_WINDOWS 64
 #define SIM_MAX_AREAS 4
 
 extern int sim_verbose;
