@@ -562,6 +562,19 @@ static sci_error_t map_bar(struct sci_remote_segment *r, size_t offset, size_t s
 	m->size = size;
 	volatile void *p = udd_acc_ptr(acc);
 	if (p) {
+		/* The handle's mapping is this map's alone: READONLY takes the
+		 * write permission away from its pages, so a store faults. */
+		if (flags & SCI_FLAG_READONLY_MAP) {
+			uintptr_t pg = (uintptr_t)sci_round_page(1);
+			uintptr_t s0 = (uintptr_t)p & ~(pg - 1);
+			uintptr_t e0 = ((uintptr_t)p + size + pg - 1) & ~(pg - 1);
+			if (mprotect((void *)s0, e0 - s0, PROT_READ) < 0) {
+				int e = errno;
+				udd_regs_unmap(acc);
+				m->acc = NULL;
+				return sci_from_errno(e);
+			}
+		}
 		m->kind = MK_BAR_DIRECT;
 		m->ptr = (void *)(uintptr_t)p;
 		return SCI_ERR_OK;

@@ -310,6 +310,23 @@ int main(int argc, char **argv)
 		for (int i = 0; i < 64; i++)
 			bad += b2[0x1000 + i] != (uint8_t)(i * 13 + 1);
 		CHECK_EQ(bad, 0);
+		/* READONLY on a directly mapped BAR: reads work, a store faults */
+		sci_map_t m3;
+		volatile uint8_t *b3 = SCIMapRemoteSegment(bar2, &m3, 0, 4096 * 2, NULL,
+							   SCI_FLAG_READONLY_MAP, &err);
+		REQUIRE(err == SCI_ERR_OK && b3);
+		CHECK_EQ(b3[0x1000 + 3], (uint8_t)(3 * 13 + 1));
+		pid_t child = fork();
+		if (child == 0) {
+			signal(SIGSEGV, SIG_DFL);
+			b3[0x1000] = 0x55;
+			_exit(0);
+		}
+		int wst = 0;
+		REQUIRE(waitpid(child, &wst, 0) == child);
+		CHECK(WIFSIGNALED(wst) && WTERMSIG(wst) == SIGSEGV);
+		CHECK_EQ(b2[0x1000], (uint8_t)1); /* untouched */
+		EXPECT(SCIUnmapSegment(m3, 0, &err), SCI_ERR_OK);
 		EXPECT(SCIDisconnectSegment(bar2, 0, &err), SCI_ERR_BUSY);
 		EXPECT(SCIUnmapSegment(m2, 0, &err), SCI_ERR_OK);
 		EXPECT(SCIUnmapRemoteSegmentForDevice(bar2, edu, 0, &err), SCI_ERR_OK);
