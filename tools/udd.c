@@ -630,11 +630,11 @@ static int cap_cb(void *user, uint8_t id, uint32_t off)
 	switch (id) {
 	case 0x01: { /* Power Management */
 		uint16_t pmc = rd16(w, off + 2), csr = rd16(w, off + 4);
-		printf(" version %u\n", pmc & 7);
+		printf(" version %u\n", (unsigned)(pmc & 7));
 		printf("\t\tFlags: D1%s D2%s PME(D0%s,D1%s,D2%s,D3hot%s,D3cold%s)\n", yn(pmc & (1u << 9)),
 		       yn(pmc & (1u << 10)), yn(pmc & (1u << 11)), yn(pmc & (1u << 12)),
 		       yn(pmc & (1u << 13)), yn(pmc & (1u << 14)), yn(pmc & (1u << 15)));
-		printf("\t\tStatus: D%u NoSoftRst%s PME-Enable%s\n", csr & 3, yn(csr & (1u << 3)),
+		printf("\t\tStatus: D%u NoSoftRst%s PME-Enable%s\n", (unsigned)(csr & 3), yn(csr & (1u << 3)),
 		       yn(csr & (1u << 8)));
 		break;
 	}
@@ -656,7 +656,7 @@ static int cap_cb(void *user, uint8_t id, uint32_t off)
 	}
 	case 0x10: { /* PCI Express */
 		uint16_t caps = rd16(w, off + 2);
-		printf(" (v%u) %s\n", caps & 0xf, pcie_type((caps >> 4) & 0xf));
+		printf(" (v%u) %s\n", (unsigned)(caps & 0xf), pcie_type((caps >> 4) & 0xf));
 		break;
 	}
 	default:

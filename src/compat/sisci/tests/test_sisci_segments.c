@@ -203,7 +203,7 @@ int main(int argc, char **argv)
 	CHECK_EQ(rp[0], 0xfeedf00du);
 	int bad = 0;
 	for (unsigned i = 1; i < 1024; i++)
-		bad += rp[i] != (i < 1024 ? i * 3 : 0) && i < 1024;
+		bad += rp[i] != i * 3;
 	CHECK_EQ(bad, 0);
 	CHECK(memcmp((const char *)(uintptr_t)rp + 8192, "hello, segment", 15) == 0);
 	CHECK_EQ(((const volatile uint8_t *)rp)[4096], 255);
