@@ -27,7 +27,9 @@ fi
   echo '}; int n = 0; for (unsigned i = 0; i < sizeof v / sizeof v[0]; i++) n += v[i] != 0;'
   echo 'printf("%d\n", n); return 0; }'
 } > "$tmp/link.c"
-cc -std=c17 -Wall -Werror -I"$src/include" "$tmp/link.c" -o "$tmp/link" -L"$(dirname "$lib")" -l:"$(basename "$lib")"
+# a sanitizer build's library needs the sanitizer runtimes from the program
+san=""; nm -D "$lib" | grep ' U __asan_init' >/dev/null && san="-fsanitize=address,undefined"
+"${UDD_CC:-cc}" $san -std=c17 -Wall -Werror -I"$src/include" "$tmp/link.c" -o "$tmp/link" -L"$(dirname "$lib")" -l:"$(basename "$lib")"
 got=$(LD_LIBRARY_PATH=$(dirname "$lib") "$tmp/link")
 [ "$got" = "$n" ] || { echo "FAIL: $got of $n functions resolved"; exit 1; }
 echo "exports: $n public functions, all exported, nothing else; all link"

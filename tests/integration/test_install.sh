@@ -17,14 +17,16 @@ ls "$tmp/prefix"/lib*/libudd.so "$tmp/prefix"/lib*/libudd.a >/dev/null
 sim=$(find "$tmp/prefix" -name udd-sim -type f | head -1)
 [ -x "$sim" ] || { echo "FAIL: udd-sim not installed"; exit 1; }
 
-cc -std=c17 -Wall -Werror -I"$src/examples/edu" "$src/examples/edu/edu.c" -o "$tmp/edu" \
+# a sanitizer build's library needs the sanitizer runtimes from the program
+san=""; nm -D "$(ls "$tmp/prefix"/lib*/libudd.so | head -1)" | grep ' U __asan_init' >/dev/null && san="-fsanitize=address,undefined"
+"${UDD_CC:-cc}" $san -std=c17 -Wall -Werror -I"$src/examples/edu" "$src/examples/edu/edu.c" -o "$tmp/edu" \
    $(pkg-config --cflags --libs udd)
 libdir=$(pkg-config --variable=libdir udd)
 out=$(UDD_RUNTIME_DIR="$tmp/run" UDD_SIM="$sim" LD_LIBRARY_PATH="$libdir" "$tmp/edu")
 echo "$out"
 echo "$out" | grep -q "DMA 2048 bytes verified" || { echo "FAIL: edu did not verify its DMA"; exit 1; }
 # and statically
-cc -std=c17 -Wall -Werror -I"$src/examples/edu" "$src/examples/edu/edu.c" -o "$tmp/edu-static" \
+"${UDD_CC:-cc}" $san -std=c17 -Wall -Werror -I"$src/examples/edu" "$src/examples/edu/edu.c" -o "$tmp/edu-static" \
    $(pkg-config --cflags udd) "$libdir/libudd.a" $(pkg-config --libs-only-other --static udd) -ljson-c -lpthread
 UDD_RUNTIME_DIR="$tmp/run2" UDD_SIM="$sim" "$tmp/edu-static" | grep -q "MSI received" || { echo "FAIL: static edu"; exit 1; }
 echo "install: headers, libudd.so/.a, udd.pc, udd, udd-sim; an example built from the installed tree runs"
