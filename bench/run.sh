@@ -1,7 +1,9 @@
 #!/bin/bash
 # Run every udd benchmark and print the six tables (docs/performance.md).
 #   bash bench/run.sh BENCH_BUILD_DIR
-# Environment: UDD_SIM (udd-sim to use), UDD_BENCH_QUICK=1 (short smoke run).
+# Environment: UDD_SIM (udd-sim to use), UDD_BENCH_QUICK=1 (short smoke run),
+# UDD_BENCH_LIBUDD (libudd.a for the guest programs; default BENCH_BUILD_DIR/../src/libudd.a),
+# UDD_BENCH_GUEST=0 (leave the guest rows out).
 # The benchmarks use a private embedded pool in a fresh runtime directory so
 # that they neither disturb nor are disturbed by other users of the default
 # pool; UDD_NO_VFIO=1 keeps host VFIO devices out.
@@ -56,4 +58,64 @@ for b in bench_access bench_bulk bench_transport bench_dma bench_irq bench_scale
 	"$dir/$b" || { echo "bench: $b failed (exit $?)"; status=1; }
 	if [ $b = bench_access ]; then icount || status=1; fi
 done
+
+# The guest rows (tables 1, 4 and 5 through VFIO): bench/guest/bench_guest_*.c,
+# built statically against libudd.a and run in one boot of the QEMU guest of
+# tests/vm (run-guest: Debian's kernel under TCG, edu and nvme on vfio-pci).
+# Returns 1 only if the guest ran and a program failed; a harness that cannot
+# run here prints "guest rows skipped: <why>".
+guest() {
+	local src vm libudd gd out rc quick=0 kcache
+	src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	vm=$src/tests/vm
+	libudd=${UDD_BENCH_LIBUDD:-$dir/../src/libudd.a}
+	[ -n "${UDD_BENCH_QUICK:-}" ] && [ "$UDD_BENCH_QUICK" != 0 ] && quick=1
+	echo
+	if [ "${UDD_BENCH_GUEST:-1}" = 0 ]; then
+		echo "guest rows skipped: UDD_BENCH_GUEST=0"; return 0
+	fi
+	if [ "$(id -u)" != 0 ]; then
+		echo "guest rows skipped: not root (the VM harness, tests/vm/run-guest, installs packages and binds devices in a QEMU guest)"
+		return 0
+	fi
+	[ -x "$vm/run-guest" ] || { echo "guest rows skipped: $vm/run-guest not found"; return 0; }
+	[ -f "$libudd" ] || { echo "guest rows skipped: no static libudd.a ($libudd)"; return 0; }
+	if [ $quick = 1 ]; then
+		# A smoke run must stay short: only when the harness is already set up
+		# (qemu installed, guest kernel cached) is a boot ~10 s.
+		kcache=${UDD_VM_CACHE:-$vm/cache}
+		if ! command -v qemu-system-x86_64 >/dev/null || ! ls "$kcache"/kernel-*/ready >/dev/null 2>&1; then
+			echo "guest rows skipped: quick run and the VM harness is not set up yet (no qemu or no cached guest kernel; a full make bench or tests/vm/test_vm.sh sets it up, ~30 s once)"
+			return 0
+		fi
+	fi
+	gd=$(mktemp -d /tmp/udd-bench-guest-XXXXXX)
+	if ! bash "$src/bench/guest/build.sh" "$gd/bin" "$libudd" >"$gd/build.log" 2>&1; then
+		echo "guest rows skipped: building the static guest programs failed:"; cat "$gd/build.log"
+		rm -rf "$gd"; return 0
+	fi
+	echo "== guest rows: one boot of tests/vm/run-guest (QEMU TCG, intel-iommu, edu + nvme on vfio-pci)$([ $quick = 1 ] && echo ', QUICK') =="
+	rc=0
+	"$vm/run-guest" --tests "$gd/bin" --log "$gd/serial.log" --env "UDD_BENCH_QUICK=$quick" \
+		>"$gd/out" 2>&1 || rc=$?
+	# Each program's output is between its @@UDD-BEGIN and @@UDD-TEST lines.
+	tr -d '\r' < "$gd/serial.log" 2>/dev/null | awk '
+		{ i = index($0, "@@UDD-"); if (i > 1) $0 = substr($0, i) }
+		/^@@UDD-INIT / { print "(guest kernel " $5 ")" }
+		/^@@UDD-BEGIN bench_guest_/ { on = 1; next }
+		/^@@UDD-TEST / { if (on && $3 != "PASS") print "bench: " $2 " failed in the guest (exit " $4 ")"; on = 0; next }
+		on { print }' | cat -s
+	out=$(grep -E '^== (summary|RESULT)' "$gd/out" | tr '\n' ' ')
+	[ -n "$out" ] && echo "($out)"
+	if [ $rc = 2 ]; then
+		echo "guest rows skipped: the VM harness could not run: $(grep -m1 'run-guest: error' "$gd/out" || tail -n1 "$gd/out")"
+		rc=0
+	elif [ $rc != 0 ]; then
+		echo "bench: the guest run failed (run-guest exit $rc); its report:"; sed 's/^/  | /' "$gd/out"
+		rc=1
+	fi
+	rm -rf "$gd"
+	return $rc
+}
+guest || status=1
 exit $status

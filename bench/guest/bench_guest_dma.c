@@ -8,8 +8,9 @@
  *                                of our own, holding **nvme's** IOMMU group
  *                                (edu's group is held by udd's borrow: a group
  *                                belongs to one container at a time). Same
- *                                IOMMU, same type1 driver, same kind of memory
- *                                (a shared memfd mapping, as udd_mem_alloc).
+ *                                IOMMU, same type1 driver, and the very same
+ *                                pages (udd_mem_alloc's memfd mappings: a page
+ *                                may be pinned by both containers).
  *   udd_dma_map + udd_dma_unmap  the same through the library on the borrowed
  *                                **edu** (IOVA allocation in core, window
  *                                record in the backend, then the same ioctls).
@@ -23,7 +24,6 @@
 #include <fcntl.h>
 #include <linux/vfio.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "guest_bench.h"
@@ -34,8 +34,6 @@
 
 static unsigned n_ops;
 static int container = -1;
-static uint8_t *raw_mem; /* [0, 2 MiB): test windows; then one page per pre-mapped window */
-static size_t raw_len;
 
 static int raw_map(uint64_t iova, void *va, uint64_t len)
 {
@@ -58,10 +56,12 @@ static int raw_unmap(uint64_t iova, uint64_t len)
 
 static double raw_pair(void *arg)
 {
-	uint64_t len = (uint64_t)(uintptr_t)arg;
+	udd_mem_t *mem = arg;
+	uint64_t len = udd_mem_size(mem);
 	double t0 = bench_now_ns();
 	for (unsigned i = 0; i < n_ops; i++)
-		if (raw_map(RAW_TEST_IOVA, raw_mem, len) < 0 || raw_unmap(RAW_TEST_IOVA, len) < 0) {
+		if (raw_map(RAW_TEST_IOVA, udd_mem_ptr(mem), len) < 0 ||
+		    raw_unmap(RAW_TEST_IOVA, len) < 0) {
 			perror("bench: raw MAP_DMA/UNMAP_DMA");
 			return -1;
 		}
@@ -132,7 +132,7 @@ static int raw_open(void)
 
 int main(void)
 {
-	int ret = 1, group = -1, memfd = -1;
+	int ret = 1, group = -1;
 	static const unsigned nwin[] = { 10, 1000, NWIN_MAX };
 	udd_mem_t *m4k = NULL, *m2m = NULL, *mbig = NULL;
 	udd_dma_t **pre = calloc(NWIN_MAX, sizeof(*pre));
@@ -157,26 +157,13 @@ int main(void)
 	group = raw_open();
 	if (group < 0)
 		goto out;
-	raw_len = (2u << 20) + (size_t)NWIN_MAX * 4096u;
-	memfd = memfd_create("bench-guest-dma", MFD_CLOEXEC);
-	if (memfd < 0 || ftruncate(memfd, (off_t)raw_len) < 0) {
-		perror("bench: memfd");
-		goto out;
-	}
-	raw_mem = mmap(NULL, raw_len, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	if (raw_mem == MAP_FAILED) {
-		raw_mem = NULL;
-		perror("bench: mmap");
-		goto out;
-	}
-	memset(raw_mem, 0, raw_len); /* populated, as udd_mem_alloc's zeroed memory */
 
 	struct bench_cell c[] = {
 		{ .name = "raw MAP_DMA+UNMAP_DMA 4 KiB (nvme group)", .fn = raw_pair,
-		  .arg = (void *)(uintptr_t)4096 },
+		  .arg = m4k },
 		{ .name = "udd_dma_map+unmap 4 KiB (edu)", .fn = udd_pair, .arg = m4k },
 		{ .name = "raw MAP_DMA+UNMAP_DMA 2 MiB (nvme group)", .fn = raw_pair,
-		  .arg = (void *)(uintptr_t)(2u << 20) },
+		  .arg = m2m },
 		{ .name = "udd_dma_map+unmap 2 MiB (edu)", .fn = udd_pair, .arg = m2m },
 	};
 	bench_measure(c, 4);
@@ -190,7 +177,7 @@ int main(void)
 	bench_title("4b (guest). one 4 KiB map + unmap with n windows already mapped (baseline: "
 		    "raw, n = 0)");
 	struct bench_cell z[] = {
-		{ .name = "raw, n = 0", .fn = raw_pair, .arg = (void *)(uintptr_t)4096 },
+		{ .name = "raw, n = 0", .fn = raw_pair, .arg = m4k },
 		{ .name = "udd, n = 0", .fn = udd_pair, .arg = m4k },
 	};
 	bench_measure(z, 2);
@@ -207,13 +194,13 @@ int main(void)
 			}
 		}
 		for (; nraw < nwin[k]; nraw++)
-			if (raw_map(RAW_PRE_IOVA + nraw * 8192, raw_mem + (2u << 20) + nraw * 4096,
-				    4096) < 0) {
+			if (raw_map(RAW_PRE_IOVA + nraw * 8192,
+				    (uint8_t *)udd_mem_ptr(mbig) + nraw * 4096, 4096) < 0) {
 				fprintf(stderr, "bench: raw window %zu: %s\n", nraw, strerror(errno));
 				goto out;
 			}
 		struct bench_cell w[] = {
-			{ .name = "raw", .fn = raw_pair, .arg = (void *)(uintptr_t)4096 },
+			{ .name = "raw", .fn = raw_pair, .arg = m4k },
 			{ .name = "udd", .fn = udd_pair, .arg = m4k },
 		};
 		bench_measure(w, 2);
@@ -233,10 +220,6 @@ out:
 	free(pre);
 	for (size_t i = 0; i < nraw; i++)
 		raw_unmap(RAW_PRE_IOVA + i * 8192, 4096);
-	if (raw_mem)
-		munmap(raw_mem, raw_len);
-	if (memfd >= 0)
-		close(memfd);
 	if (group >= 0)
 		close(group);
 	if (container >= 0)
