@@ -117,14 +117,17 @@ static int start_sim(struct udd_ctx *ctx, const char *simdir)
 		udd_logf(&ctx->log, UDD_LOG_ERR, "udd-sim not found at %s (set UDD_SIM)", ctx->sim_path);
 		return -ENOENT;
 	}
+	bool verbose = getenv("UDD_SIM_VERBOSE") != NULL;
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	if (!getenv("UDD_SIM_VERBOSE")) {
+	if (!verbose) {
 		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
 	}
-	char *argv[] = { ctx->sim_path, "--dir", ctx->runtime_dir, "--daemon", NULL };
+	/* $UDD_SIM_VERBOSE: udd-sim keeps this process's stderr and logs to it */
+	char *argv[] = { ctx->sim_path, "--dir", ctx->runtime_dir, "--daemon",
+			 verbose ? "-v" : NULL, NULL };
 	pid_t pid;
 	int rc = posix_spawn(&pid, ctx->sim_path, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);

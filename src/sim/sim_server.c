@@ -1180,6 +1180,8 @@ int sim_dev_accept(struct sim_dev *d)
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	pthread_t t;
+	/* once the thread runs, cl is its own: it may end and free cl at once */
+	unsigned long long id = (unsigned long long)cl->id;
 	int rc = pthread_create(&t, &at, client_thread, cl);
 	pthread_attr_destroy(&at);
 	if (rc) {
@@ -1191,7 +1193,7 @@ int sim_dev_accept(struct sim_dev *d)
 		client_free(cl);
 		return -rc;
 	}
-	sim_log("%s: client %llu connected", d->name, (unsigned long long)cl->id);
+	sim_log("%s: client %llu connected", d->name, id);
 	return 0;
 }
 
