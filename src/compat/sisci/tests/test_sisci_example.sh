@@ -9,8 +9,8 @@ udd="$UDD_BIN/src"
 tmp=$(mktemp -d /tmp/udd-sisci-ex-XXXXXX)
 
 san=""
-if nm -D "$lib/libsisci.so" | grep -q ' U __asan_init'; then san="-fsanitize=address,undefined"; fi
-cc $san -std=c17 -Wall -Wextra -Werror -I"$UDD_TEST_SRC/include/sisci" -I"$UDD_TEST_SRC/include/sisci/dis" \
+if nm -D "$lib/libsisci.so" | grep ' U __asan_init' >/dev/null; then san="-fsanitize=address,undefined"; fi
+"${UDD_CC:-cc}" $san -std=c17 -Wall -Wextra -Werror -I"$UDD_TEST_SRC/include/sisci" -I"$UDD_TEST_SRC/include/sisci/dis" \
    "$UDD_TEST_SRC/examples/smartio/edu_smartio.c" -o "$tmp/edu_smartio" \
    -L"$lib" -lsisci -Wl,-rpath,"$lib:$udd"
 
