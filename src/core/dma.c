@@ -428,7 +428,33 @@ static int cmp_range(const void *a, const void *b)
 }
 
 /* The backend's valid IOVA ranges, sorted; everything when it has none. */
+static int fetch_ranges(struct udd_dev *dev, struct udd_be_iova_range *r, size_t *n);
+
+/* The IOMMU's valid ranges do not change while a device is borrowed: ask the
+ * backend once (an ioctl for VFIO), then copy the cached answer. */
 static int get_ranges(struct udd_dev *dev, struct udd_be_iova_range *r, size_t *n)
+{
+	_Static_assert(sizeof(dev->iova_ranges) / sizeof(dev->iova_ranges[0]) >= DMA_MAX_RANGES,
+		       "cache holds every range");
+	if (__atomic_load_n(&dev->iova_ranges_state, __ATOMIC_ACQUIRE) == 1) {
+		*n = dev->n_iova_ranges;
+		memcpy(r, dev->iova_ranges, *n * sizeof(*r));
+		return 0;
+	}
+	int rc = fetch_ranges(dev, r, n);
+	if (rc == 0) {
+		pthread_mutex_lock(&dev->lock);
+		if (dev->iova_ranges_state == 0) {
+			memcpy(dev->iova_ranges, r, *n * sizeof(*r));
+			dev->n_iova_ranges = *n;
+			__atomic_store_n(&dev->iova_ranges_state, 1, __ATOMIC_RELEASE);
+		}
+		pthread_mutex_unlock(&dev->lock);
+	}
+	return rc;
+}
+
+static int fetch_ranges(struct udd_dev *dev, struct udd_be_iova_range *r, size_t *n)
 {
 	size_t cap = DMA_MAX_RANGES, i, k;
 	int rc;

@@ -58,6 +58,10 @@ struct udd_dev {
 	int irq_type;                /* enabled type or -1 */
 	unsigned irq_nvec;
 	struct udd_irq_vec *irq;
+	/* the backend's valid IOVA ranges, fetched once (dma.c) */
+	struct udd_be_iova_range iova_ranges[32];
+	size_t n_iova_ranges;
+	int iova_ranges_state;       /* 0 not fetched, 1 cached (atomic) */
 	/* DMA faults reported by the peer */
 	uint64_t dma_faults;
 	uint64_t dma_fault_last;

@@ -1026,7 +1026,9 @@ static int vfio_dma_unmap(void *bdev, uint64_t iova, uint64_t size)
 		rc = -EIO;
 	}
 	if (!rc || rc == -EIO) {
-		for (size_t i = 0; i < d->nmaps; i++) {
+		/* newest first: a map followed by its unmap (the common pattern)
+		 * costs O(1) however many windows are mapped */
+		for (size_t i = d->nmaps; i-- > 0;) {
 			if (d->maps[i].iova == iova && d->maps[i].size == size) {
 				d->mapped_bytes -= size;
 				d->maps[i] = d->maps[--d->nmaps];
