@@ -358,6 +358,30 @@ static void iommufd_detach(struct vfio_dev *d)
 /* ---- device regions ------------------------------------------------------------------ */
 
 /* GET_REGION_INFO with its capability chain into @out and @off. */
+
+/*
+ * Find capability @id in a VFIO info buffer of @len valid bytes whose fixed
+ * part is @hdr bytes, the chain starting at offset @first. Every header must
+ * lie inside the buffer, after the fixed part; a chain longer than 32 is
+ * corrupt. Returns the capability's offset (> 0) with at least @min bytes
+ * from it in the buffer, 0 if the chain has no such capability, or -EIO.
+ */
+static long cap_find(const void *buf, size_t len, size_t hdr, uint32_t first, uint16_t id,
+		     size_t min)
+{
+	uint32_t co = first;
+	for (int guard = 0; co; guard++) {
+		struct vfio_info_cap_header h;
+		if (guard >= 32 || co < hdr || co > len || len - co < sizeof(h))
+			return -EIO;
+		memcpy(&h, (const char *)buf + co, sizeof(h));
+		if (h.id == id)
+			return len - co < min ? -EIO : (long)co;
+		co = h.next;
+	}
+	return 0;
+}
+
 static int query_region(struct vfio_dev *d, uint32_t index, struct udd_be_region *out, uint64_t *off)
 {
 	size_t sz = sizeof(struct vfio_region_info);
@@ -408,44 +432,36 @@ static int query_region(struct vfio_dev *d, uint32_t index, struct udd_be_region
 
 	bool sparse = false;
 	if ((ri->flags & VFIO_REGION_INFO_FLAG_CAPS) && ri->argsz <= sz && ri->cap_offset) {
+		struct vfio_region_info_cap_sparse_mmap sm;
+		struct vfio_region_sparse_mmap_area a;
 		size_t len = ri->argsz;
-		uint32_t co = ri->cap_offset;
-		for (int guard = 0; co; guard++) {
-			struct vfio_info_cap_header h;
-			if (guard >= 32 || co < sizeof(*ri) || co > len || len - co < sizeof(h)) {
+		long co = cap_find(ri, len, sizeof(*ri), ri->cap_offset,
+				   VFIO_REGION_INFO_CAP_SPARSE_MMAP, sizeof(sm));
+		if (co < 0) {
+			rc = (int)co;
+			goto out;
+		}
+		if (co > 0) {
+			memcpy(&sm, (char *)ri + co, sizeof(sm));
+			if (sm.nr_areas > (len - (size_t)co - sizeof(sm)) / sizeof(a)) {
 				rc = -EIO;
 				goto out;
 			}
-			memcpy(&h, (char *)ri + co, sizeof(h));
-			if (h.id == VFIO_REGION_INFO_CAP_SPARSE_MMAP) {
-				struct vfio_region_info_cap_sparse_mmap sm;
-				struct vfio_region_sparse_mmap_area a;
-				if (len - co < sizeof(sm)) {
-					rc = -EIO;
-					goto out;
+			sparse = true;
+			for (uint32_t i = 0; i < sm.nr_areas; i++) {
+				memcpy(&a, (char *)ri + co + sizeof(sm) + i * sizeof(a), sizeof(a));
+				if (!a.size || a.offset > out->size || a.size > out->size - a.offset)
+					continue; /* nonsense area: leave it trapped */
+				if (out->nsparse == UDD_BE_MAX_SPARSE) {
+					udd_logf(d->log, UDD_LOG_DEBUG,
+						 "vfio: region %u: more than %d mmap areas; "
+						 "the rest is trapped", index, UDD_BE_MAX_SPARSE);
+					break;
 				}
-				memcpy(&sm, (char *)ri + co, sizeof(sm));
-				if (sm.nr_areas > (len - co - sizeof(sm)) / sizeof(a)) {
-					rc = -EIO;
-					goto out;
-				}
-				sparse = true;
-				for (uint32_t i = 0; i < sm.nr_areas; i++) {
-					memcpy(&a, (char *)ri + co + sizeof(sm) + i * sizeof(a), sizeof(a));
-					if (!a.size || a.offset > out->size || a.size > out->size - a.offset)
-						continue; /* nonsense area: leave it trapped */
-					if (out->nsparse == UDD_BE_MAX_SPARSE) {
-						udd_logf(d->log, UDD_LOG_DEBUG,
-							 "vfio: region %u: more than %d mmap areas; "
-							 "the rest is trapped", index, UDD_BE_MAX_SPARSE);
-						break;
-					}
-					out->sparse[out->nsparse].offset = a.offset;
-					out->sparse[out->nsparse].size = a.size;
-					out->nsparse++;
-				}
+				out->sparse[out->nsparse].offset = a.offset;
+				out->sparse[out->nsparse].size = a.size;
+				out->nsparse++;
 			}
-			co = h.next;
 		}
 	}
 	if (sparse && out->nsparse == 0)
@@ -1147,42 +1163,32 @@ static int vfio_iova_ranges(void *bdev, struct udd_be_iova_range *r, size_t *n)
 		goto out;
 	}
 	size_t len = info->argsz < sz ? info->argsz : sz;
-	uint32_t co = (info->flags & VFIO_IOMMU_INFO_CAPS) ? info->cap_offset : 0;
-	rc = -ENOTSUP;
-	for (int guard = 0; co; guard++) {
-		struct vfio_info_cap_header h;
-		if (guard >= 32 || co < sizeof(*info) || co > len || len - co < sizeof(h)) {
-			rc = -EIO;
-			goto out;
-		}
-		memcpy(&h, (char *)info + co, sizeof(h));
-		if (h.id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
-			struct vfio_iommu_type1_info_cap_iova_range c;
-			struct vfio_iova_range one;
-			if (len - co < sizeof(c)) {
-				rc = -EIO;
-				goto out;
-			}
-			memcpy(&c, (char *)info + co, sizeof(c));
-			if (c.nr_iovas > (len - co - sizeof(c)) / sizeof(one)) {
-				rc = -EIO;
-				goto out;
-			}
-			size_t k = 0;
-			for (uint32_t i = 0; i < c.nr_iovas && k < *n; i++) {
-				memcpy(&one, (char *)info + co + sizeof(c) + i * sizeof(one), sizeof(one));
-				if (one.start > one.end)
-					continue;
-				r[k].start = one.start;
-				r[k].end = one.end;
-				k++;
-			}
-			*n = k;
-			rc = 0;
-			break;
-		}
-		co = h.next;
+	struct vfio_iommu_type1_info_cap_iova_range c;
+	struct vfio_iova_range one;
+	long co = (info->flags & VFIO_IOMMU_INFO_CAPS)
+			  ? cap_find(info, len, sizeof(*info), info->cap_offset,
+				     VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, sizeof(c))
+			  : 0;
+	if (co <= 0) {
+		rc = co < 0 ? (int)co : -ENOTSUP;
+		goto out;
 	}
+	memcpy(&c, (char *)info + co, sizeof(c));
+	if (c.nr_iovas > (len - (size_t)co - sizeof(c)) / sizeof(one)) {
+		rc = -EIO;
+		goto out;
+	}
+	size_t k = 0;
+	for (uint32_t i = 0; i < c.nr_iovas && k < *n; i++) {
+		memcpy(&one, (char *)info + co + sizeof(c) + i * sizeof(one), sizeof(one));
+		if (one.start > one.end)
+			continue;
+		r[k].start = one.start;
+		r[k].end = one.end;
+		k++;
+	}
+	*n = k;
+	rc = 0;
 out:
 	free(info);
 	return rc;
