@@ -29,6 +29,10 @@
 #define SIM_MAX_AREAS 4
 
 extern int sim_verbose;
+/* --no-udd-ext: behave as a server that does not know udd's extension
+ * capability (ignore it, do not echo it, enforce no borrow modes), as a
+ * foreign vfio-user server would. */
+extern bool sim_no_udd_ext;
 extern const char *sim_pio_record; /* pio: file to append received bytes to */
 void sim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

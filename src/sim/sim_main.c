@@ -38,7 +38,7 @@ static int sigpipe_fds[2] = { -1, -1 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: udd-sim [-v] [--daemon] [--idle-exit MS] [--pio-record FILE]\n"
+	fprintf(f, "usage: udd-sim [-v] [--daemon] [--idle-exit MS] [--pio-record FILE] [--no-udd-ext]\n"
 		   "               (--dir DIR | --socket PATH --device edu|pio|be [...] [--control PATH])\n"
 		   "       udd-sim --dump-config edu|pio|be\n");
 }
@@ -256,6 +256,8 @@ int main(int argc, char **argv)
 			sim_verbose = 1;
 		} else if (!strcmp(a, "--daemon")) {
 			daemonize = true;
+		} else if (!strcmp(a, "--no-udd-ext")) {
+			sim_no_udd_ext = true;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			return 0;

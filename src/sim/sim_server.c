@@ -26,6 +26,7 @@
 #include "sim.h"
 
 int sim_verbose;
+bool sim_no_udd_ext;
 const char *sim_pio_record;
 atomic_int sim_live_clients;
 atomic_ullong sim_last_activity_ms;
@@ -471,7 +472,7 @@ static int cmd_version(struct req *r)
 			if (json_object_object_get_ex(caps, "twin_socket", &o) &&
 			    json_object_object_get_ex(o, "supported", &s))
 				twin = json_object_get_boolean(s);
-			if (json_object_object_get_ex(caps, VFU_UDD_CAP, &o) &&
+			if (!sim_no_udd_ext && json_object_object_get_ex(caps, VFU_UDD_CAP, &o) &&
 			    json_object_is_type(o, json_type_object)) {
 				if (json_object_object_get_ex(o, VFU_UDD_CAP_BORROW, &s)) {
 					const char *m = json_object_get_string(s);
@@ -542,7 +543,7 @@ static int cmd_version(struct req *r)
 		json_object_object_add(t, "fd_index", json_object_new_int(0));
 		json_object_object_add(oc, "twin_socket", t);
 	}
-	if (caps && json_object_object_get_ex(caps, VFU_UDD_CAP, NULL)) {
+	if (caps && !sim_no_udd_ext && json_object_object_get_ex(caps, VFU_UDD_CAP, NULL)) {
 		json_object *u = json_object_new_object();
 		json_object_object_add(u, VFU_UDD_CAP_BORROW,
 				       json_object_new_string(borrow_names[want]));

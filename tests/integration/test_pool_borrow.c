@@ -208,8 +208,8 @@ static void test_killed_borrower(udd_ctx_t *ctx, udd_fdid_t id)
 
 int main(int argc, char **argv)
 {
-	if (argc == 7 && strcmp(argv[1], "child") == 0)
-		return child(argv[2], argv[3], argv[4], argv[5], argv[6]);
+	if (argc >= 2 && strcmp(argv[1], "child") == 0) /* never fall through to the parent's part */
+		return argc == 7 ? child(argv[2], argv[3], argv[4], argv[5], argv[6]) : 96;
 	udd_ctx_t *ctx = simenv_ctx();
 	test_listing(ctx);
 	udd_fdid_t edu = simenv_find(ctx, EDU_VENDOR_ID, EDU_DEVICE_ID);
