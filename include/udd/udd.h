@@ -118,9 +118,12 @@ typedef struct udd_ctx_opts {
  * @param out   receives the new context (caller owns; udd_ctx_close()).
  * @param opts  options, or NULL for defaults.
  * @return 0; -EINVAL bad argument; -ENOMEM; -ENOENT udd-sim not found;
- *         -ETIMEDOUT udd-sim did not come up within 5 s; other negative
- *         errno from the system calls involved.
- * Blocking: may block up to 5 s while starting udd-sim.
+ *         -EPERM the runtime directory exists but is not a directory of
+ *         this user closed to others (a symlink, someone else's, or group-
+ *         or world-writable); -ETIMEDOUT udd-sim did not come up in time;
+ *         other negative errno from the system calls involved.
+ * Blocking: may block up to 15 s (10 s for another process that is starting
+ *           udd-sim, 5 s for it to come up).
  * Thread-safety: safe.
  */
 UDD_API int udd_ctx_open(udd_ctx_t **out, const udd_ctx_opts_t *opts);

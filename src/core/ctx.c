@@ -64,12 +64,19 @@ static char *default_sim_path(void)
 	return strdup(UDD_SIM_INSTALL_PATH);
 }
 
-/* mkdir -p for one or two levels, mode 0700; an existing directory is fine. */
-static int make_dir(const char *path)
+/* mkdir with mode 0700; an existing directory is fine if it is ours and
+ * private: a directory in /tmp made by someone else (or a symlink planted
+ * there) must not receive our sockets and locks. */
+int udd_private_dir(const char *path)
 {
-	if (mkdir(path, 0700) == 0 || errno == EEXIST)
-		return 0;
-	return -errno;
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 0022))
+		return -EPERM;
+	return 0;
 }
 
 /* Connect to a UNIX socket; returns fd or -errno. */
@@ -152,11 +159,15 @@ static int start_sim(struct udd_ctx *ctx, const char *simdir)
 static int join_embedded(struct udd_ctx *ctx)
 {
 	char simdir[600], ctl[700], lockp[700];
-	int rc = make_dir(ctx->runtime_dir);
-	if (rc)
+	int rc = udd_private_dir(ctx->runtime_dir);
+	if (rc) {
+		udd_logf(&ctx->log, UDD_LOG_ERR,
+			 "runtime directory %s: %s (it must be a directory of this user, "
+			 "not writable by others)", ctx->runtime_dir, strerror(-rc));
 		return rc;
+	}
 	snprintf(simdir, sizeof(simdir), "%s/sim", ctx->runtime_dir);
-	if ((rc = make_dir(simdir)))
+	if ((rc = udd_private_dir(simdir)))
 		return rc;
 	snprintf(ctl, sizeof(ctl), "%s/control.sock", simdir);
 	snprintf(lockp, sizeof(lockp), "%s/start.lock", simdir);

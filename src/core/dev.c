@@ -29,10 +29,13 @@ static int take_lock_file(struct udd_ctx *ctx, udd_fdid_t fdid, bool excl, int *
 {
 	char dir[600], path[700];
 	snprintf(dir, sizeof(dir), "%s/locks", ctx->runtime_dir);
-	if (mkdir(ctx->runtime_dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
+	int rc = udd_private_dir(ctx->runtime_dir);
+	if (rc == 0)
+		rc = udd_private_dir(dir);
+	if (rc) {
+		udd_logf(&ctx->log, UDD_LOG_ERR, "lock directory %s: %s", dir, strerror(-rc));
+		return rc;
+	}
 	snprintf(path, sizeof(path), "%s/%08x.lock", dir, fdid);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)

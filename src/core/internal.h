@@ -125,6 +125,10 @@ UDD_INTERNAL void udd_regs_release_all(struct udd_dev *dev);
 UDD_INTERNAL void udd_dma_release_all(struct udd_dev *dev);
 UDD_INTERNAL void udd_irq_release_all(struct udd_dev *dev);
 
+/* Make (or accept) a directory of this user closed to others: 0, -EPERM if
+ * it exists but is a symlink, someone else's, or group/world-writable. */
+UDD_INTERNAL int udd_private_dir(const char *path);
+
 /* Mark the device gone (peer vanished); handles report -ENODEV afterwards. */
 UDD_INTERNAL void udd_dev_mark_gone(struct udd_dev *dev);
 

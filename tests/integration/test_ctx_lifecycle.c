@@ -37,6 +37,18 @@ int main(void)
 	o.sim_path = "/nonexistent/udd-sim";
 	CHECK_EQ(udd_ctx_open(&c1, &o), -ENOENT);
 	o.sim_path = NULL;
+	/* a runtime directory that is not private is refused */
+	char shared[400];
+	snprintf(shared, sizeof(shared), "%s/shared", simenv_tmpdir());
+	REQUIRE(mkdir(shared, 0777) == 0 && chmod(shared, 0777) == 0);
+	udd_ctx_opts_t o2 = o;
+	o2.runtime_dir = shared;
+	CHECK_EQ(udd_ctx_open(&c1, &o2), -EPERM);
+	char link[400];
+	snprintf(link, sizeof(link), "%s/link", simenv_tmpdir());
+	REQUIRE(symlink(shared, link) == 0);
+	o2.runtime_dir = link;
+	CHECK_EQ(udd_ctx_open(&c1, &o2), -EPERM);
 
 	CHECK(!control_exists());
 	REQUIRE_OK(udd_ctx_open(&c1, &o));
