@@ -379,6 +379,34 @@ static sci_error_t win_fd(struct sci_smartio_device *dev, int fd, size_t alloc, 
 	return SCI_ERR_OK;
 }
 
+/* A new, empty device window, or NULL with *e set. Lock held. */
+static struct devwin *win_new(sci_error_t *e)
+{
+	*e = sci_need_ctx();
+	if (*e != SCI_ERR_OK)
+		return NULL;
+	struct devwin *w = calloc(1, sizeof(*w));
+	if (!w)
+		*e = SCI_ERR_API_NOSPC;
+	return w;
+}
+
+/* After mapping @w for @device (result @e): link it into @list, or free it.
+ * Returns the linked window, or NULL. Lock held. */
+static struct devwin *win_commit(struct devwin **list, sci_smartio_device_t device,
+				 struct devwin *w, sci_error_t e)
+{
+	if (e != SCI_ERR_OK) {
+		free(w);
+		return NULL;
+	}
+	w->dev = device;
+	w->next = *list;
+	*list = w;
+	device->nwins++;
+	return w;
+}
+
 void SCIMapLocalSegmentForDevice(sci_local_segment_t segment, unsigned int localAdapterNo,
 				 sci_smartio_device_t device, sci_ioaddr_t *remoteAddr,
 				 size_t offset, size_t size, unsigned int flags, sci_error_t *error)
@@ -402,10 +430,7 @@ void SCIMapLocalSegmentForDevice(sci_local_segment_t segment, unsigned int local
 		e = dev_range(segment->size, offset, &size);
 	struct devwin *w = NULL;
 	if (e == SCI_ERR_OK && (w = win_find(segment->wins, device)) == NULL) {
-		e = sci_need_ctx();
-		w = e == SCI_ERR_OK ? calloc(1, sizeof(*w)) : NULL;
-		if (e == SCI_ERR_OK && !w)
-			e = SCI_ERR_API_NOSPC;
+		w = win_new(&e);
 		if (w) {
 			if (!segment->user_mem)
 				e = win_fd(device, segment->fd, segment->alloc, w);
@@ -416,15 +441,7 @@ void SCIMapLocalSegmentForDevice(sci_local_segment_t segment, unsigned int local
 							&iova, &w->dma);
 				e = sci_from_errno(rc);
 			}
-			if (e != SCI_ERR_OK) {
-				free(w);
-				w = NULL;
-			} else {
-				w->dev = device;
-				w->next = segment->wins;
-				segment->wins = w;
-				device->nwins++;
-			}
+			w = win_commit(&segment->wins, device, w, e);
 		}
 	}
 	if (e == SCI_ERR_OK)
@@ -486,10 +503,7 @@ void SCIMapRemoteSegmentForDevice(sci_remote_segment_t segment, sci_smartio_devi
 		e = dev_range(segment->size, offset, &size);
 	struct devwin *w = NULL;
 	if (e == SCI_ERR_OK && (w = win_find(segment->wins, device)) == NULL) {
-		e = sci_need_ctx();
-		w = e == SCI_ERR_OK ? calloc(1, sizeof(*w)) : NULL;
-		if (e == SCI_ERR_OK && !w)
-			e = SCI_ERR_API_NOSPC;
+		w = win_new(&e);
 		if (w) {
 			size_t alloc = sci_round_page(segment->size);
 			if (segment->kind == RS_MEM)
@@ -504,15 +518,7 @@ void SCIMapRemoteSegmentForDevice(sci_remote_segment_t segment, sci_smartio_devi
 								   &iova, &w->dma);
 				e = sci_from_errno(rc);
 			}
-			if (e != SCI_ERR_OK) {
-				free(w);
-				w = NULL;
-			} else {
-				w->dev = device;
-				w->next = segment->wins;
-				segment->wins = w;
-				device->nwins++;
-			}
+			w = win_commit(&segment->wins, device, w, e);
 		}
 	}
 	if (e == SCI_ERR_OK)
