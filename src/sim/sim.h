@@ -148,6 +148,9 @@ int sim_dev_create(const struct sim_model *m, const char *name, struct sim_dev *
 int sim_dev_listen(struct sim_dev *d, const char *path);
 /* Start a client thread for an accepted connection. */
 int sim_dev_accept(struct sim_dev *d);
+/* Serve an already-connected stream socket @sock as a new client (takes
+ * ownership of @sock, also on error). 0 or -errno. */
+int sim_dev_serve_fd(struct sim_dev *d, int sock);
 /* Stop listening, unlink the socket, disconnect every client. */
 void sim_dev_unplug(struct sim_dev *d);
 /* Wait for every client to go, stop the model, free. */

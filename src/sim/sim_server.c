@@ -1149,6 +1149,11 @@ int sim_dev_accept(struct sim_dev *d)
 	int s = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (s < 0)
 		return -errno;
+	return sim_dev_serve_fd(d, s);
+}
+
+int sim_dev_serve_fd(struct sim_dev *d, int s)
+{
 	struct sim_client *cl = calloc(1, sizeof(*cl));
 	if (!cl) {
 		close(s);
