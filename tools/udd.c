@@ -71,8 +71,11 @@ static void usage(FILE *f)
 		"        ids, register sets, interrupts and decoded capabilities\n"
 		"  read FDID SET OFFSET [-w 8|16|32|64]\n"
 		"        read a register and print it in hex (default width 32)\n"
-		"  write FDID SET OFFSET VALUE [-w 8|16|32|64]\n"
-		"        write a register (borrows the device exclusively)\n"
+		"  write FDID SET OFFSET VALUE [-w 8|16|32|64] [-r]\n"
+		"        write a register (borrows the device exclusively); -r: read it\n"
+		"        back in the same borrow and print it. A simulated device is\n"
+		"        powered on afresh when its last borrower returns it, so a value\n"
+		"        written does not outlive the command\n"
 		"  bind [--force] BDF\n"
 		"        give PCI device BDF (DDDD:BB:DD.F) to vfio-pci so udd can borrow it;\n"
 		"        refused while its driver is in use (a mounted block device, a\n"
@@ -881,10 +884,12 @@ static int cmd_rw(int argc, char **argv, int wr)
 {
 	static const struct option lopts[] = {
 		{ "width", required_argument, NULL, 'w' },
+		{ "read-back", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *name = wr ? "write" : "read";
+	int readback = 0;
 	unsigned width = 32, rnumber = 0;
 	int c, rc = EXIT_BAD, r;
 	udd_fdid_t fdid;
@@ -896,9 +901,10 @@ static int cmd_rw(int argc, char **argv, int wr)
 
 	optind = 1;
 	/* GNU getopt permutes: options may come before or after the operands */
-	while ((c = getopt_long(argc, argv, "w:h", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "w:rh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'w': wstr = optarg; break;
+		case 'r': readback = wr; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return EXIT_USAGE;
 		}
@@ -952,6 +958,8 @@ static int cmd_rw(int argc, char **argv, int wr)
 	}
 	if (rnumber == 0) {
 		r = cfg_access(dev, (uint32_t)off, width, wr, &val);
+		if (r >= 0 && readback)
+			r = cfg_access(dev, (uint32_t)off, width, 0, &val);
 		if (r < 0) {
 			die_msg("config space %s at 0x%" PRIx64 " failed: %s", name, off, strerror(-r));
 			goto out;
@@ -967,13 +975,15 @@ static int cmd_rw(int argc, char **argv, int wr)
 			goto out;
 		}
 		acc_access(acc, off - start, width, wr, &val);
+		if (readback)
+			acc_access(acc, off - start, width, 0, &val);
 		r = udd_acc_check(acc);
 		if (r < 0) {
 			die_msg("%s at 0x%" PRIx64 " of %s failed: %s", name, off, pos[1], strerror(-r));
 			goto out;
 		}
 	}
-	if (!wr)
+	if (!wr || readback)
 		printf("0x%0*" PRIx64 "\n", (int)(width / 4), val);
 	rc = 0;
 out:

@@ -4,12 +4,22 @@
  * (sim_edu.c, sim_pio.c, sim_be.c) meet here.
  *
  * Locking: every device has one lock (sim_dev.lock) that guards its config
- * space and its model state; the server takes it around config accesses
- * and calls the model's bar_read/bar_write with it held. Models' worker
- * threads take it themselves. Lock order: device lock, then the client
- * list lock, then a client's locks. sim_irq_raise() may be called with the
- * device lock held; sim_dma_*() and sim_dma_fault() must be called WITHOUT
- * it (they may wait up to 5 s for a client's reply).
+ * space, its BAR descriptions and its model state; the server takes it
+ * around config accesses and calls the model's bar_read/bar_write with it
+ * held. Models' worker threads take it themselves, and must not hold it for
+ * long (no unbounded loops, no blocking calls). Lock order: device lock,
+ * then the client list lock, then a client's locks. sim_irq_raise() may be
+ * called with the device lock held (it never blocks); sim_dma_*() and
+ * sim_dma_fault() must be called WITHOUT it (they may wait up to 5 s for a
+ * client's reply).
+ *
+ * Lifetime of model state: init() builds the power-on state (config space,
+ * BARs, registers, worker threads) and fini() tears it down. When the last
+ * borrower of a device returns it (or dies), the server tears the model
+ * down and builds it again, with fresh BAR memfds: nothing of one borrower
+ * reaches the next, and mappings an earlier borrower kept point at memory
+ * the device no longer uses. reset() (DEVICE_RESET) resets registers in
+ * place; the server also zeroes BAR memory and drops pending interrupts.
  */
 #ifndef UDD_SIM_H
 #define UDD_SIM_H
@@ -88,6 +98,8 @@ struct sim_dev {
 	pthread_cond_t clients_cv;
 	struct sim_client *clients;
 	int n_shared, n_excl, n_clients;
+	bool resetting; /* power-on reset after the last borrower (borrows wait) */
+	bool broken;    /* the model failed to come back up: borrows get ENODEV */
 	atomic_ullong faults;
 };
 

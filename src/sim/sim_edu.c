@@ -89,8 +89,11 @@ static void *edu_worker(void *arg)
 		if (e->stop)
 			break;
 		if (e->fact_pending) {
+			/* n! mod 2^32 is 0 from n = 34 on (34! has 32 factors of 2),
+			 * so the product stops there: QEMU's result, in at most
+			 * 34 steps even for n = 0xffffffff, with the lock held */
 			uint32_t n = e->fact, f = 1;
-			for (uint32_t i = 2; i <= n; i++)
+			for (uint32_t i = 2; i <= n && f; i++)
 				f *= i;
 			e->fact = f;
 			e->fact_pending = false;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* PCI config space construction and access for udd-sim device models. */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -183,10 +184,13 @@ void sim_cfg_write(struct sim_dev *d, unsigned off, const void *buf, unsigned le
 int sim_bar_memfd(struct sim_dev *d, int bar, const char *name)
 {
 	struct sim_bar *b = &d->bars[bar];
-	int fd = memfd_create(name, MFD_CLOEXEC);
+	/* sealed at its size: a client that maps it cannot shrink it under the
+	 * server's own mapping (SIGBUS) or grow it */
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)b->size) < 0) {
+	if (ftruncate(fd, (off_t)b->size) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		int e = -errno;
 		close(fd);
 		return e;

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * udd-sim server core internals, shared by its parts:
+ *   sim_server.c  client lifecycle, accept, borrow arbitration, device
+ *                 create/destroy and the power-on reset between borrowers
+ *   sim_conn.c    sending (with deadlines) and server-to-client commands
+ *   sim_cmds.c    VERSION, infos, region access, reset, dispatch
+ *   sim_dma.c     DMA windows (DMA_MAP/UNMAP) and device DMA
+ *   sim_irq.c     interrupts (IRQ_INFO, SET_IRQS, raising vectors)
+ *
+ * Limits a client cannot exceed (each a clear errno, never a daemon-wide
+ * failure) are defined here.
+ */
+#ifndef UDD_SIM_SERVER_PRIV_H
+#define UDD_SIM_SERVER_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msg.h"
+#include "sim.h"
+
+/* Deadlines (ms). */
+#define SIM_S2C_TIMEOUT_MS 5000     /* a client's reply to DMA_READ/WRITE */
+#define SIM_SEND_TIMEOUT_MS 2000    /* a message the client does not read */
+#define SIM_HELLO_TIMEOUT_MS 5000   /* VERSION after connecting */
+#define SIM_MSG_BODY_TIMEOUT_MS 5000 /* the rest of a message once it started */
+#define SIM_RESET_WAIT_MS 5000      /* a borrow waiting for a power-on reset */
+
+/* Limits. */
+#define SIM_MAX_WINDOWS_PER_CLIENT 16384 /* advertised as max_dma_maps */
+#define SIM_MAX_CLIENTS_PER_DEV 64       /* further connections are closed */
+
+enum { BORROW_NONE = -1, BORROW_PROBE = 0, BORROW_SHARED = 1, BORROW_EXCL = 2 };
+extern const char *const sim_borrow_names[3];
+
+struct sim_win {
+	uint64_t addr, size;
+	uint32_t flags;
+	uint8_t *map;   /* NULL: reached through DMA_READ/DMA_WRITE messages */
+	void *map_base; /* what to munmap */
+	size_t map_len;
+};
+
+struct sim_client {
+	struct sim_client *next;
+	struct sim_dev *d;
+	uint64_t id;
+	int sock;
+	int twin; /* server end of the twin socket, or -1 */
+	int borrow;
+	bool dma_faults;
+	uint32_t max_xfer;    /* client's max_data_xfer_size */
+	uint32_t max_fds;     /* client's max_msg_fds (fds we may send it) */
+	int refs;             /* guarded by d->clients_lock */
+
+	pthread_mutex_t send_lock; /* writes on sock */
+	pthread_mutex_t s2c_lock;  /* one server-to-client command at a time */
+	uint16_t s2c_id;
+
+	/* Reply to a server-to-client command on the main socket. */
+	pthread_mutex_t rep_lock;
+	pthread_cond_t rep_cv;
+	bool rep_waiting, rep_ready, dead;
+	uint16_t rep_id;
+	void *rep_buf;
+	size_t rep_cap;
+	long rep_len;
+
+	pthread_mutex_t dma_lock;
+	void *wins; /* tsearch tree of struct sim_win *, disjoint, by address */
+	int nwins;
+
+	pthread_mutex_t irq_lock;
+	int irq_fd[SIM_NUM_IRQ_IDX][SIM_MAX_VECTORS];
+	bool irq_masked[SIM_NUM_IRQ_IDX][SIM_MAX_VECTORS];
+};
+
+/* A command being handled. */
+struct req {
+	struct sim_client *cl;
+	const struct vfu_hdr *hdr;
+	const uint8_t *p; /* payload */
+	size_t len;
+	int *fds;
+	size_t nfds;
+	bool close_conn; /* disconnect after handling */
+};
+
+/* ---- sim_conn.c --------------------------------------------------------- */
+/* Apply the send deadline to a client socket (SO_SNDTIMEO). */
+void sim_sock_deadline(int sock);
+/* Reply to @req (nothing if it asked for no reply); 0 or -errno. A failed
+ * send (deadline, peer gone) drops the connection: the stream is broken. */
+int sim_send_reply(struct sim_client *cl, const struct vfu_hdr *req, const void *p1, size_t l1,
+		   const void *p2, size_t l2, const int *fds, size_t nfds);
+int sim_send_error(struct sim_client *cl, const struct vfu_hdr *req, int err);
+/* Server-to-client command; @rbuf receives the whole reply. Length or -errno. */
+long sim_s2c_call(struct sim_client *cl, uint16_t cmd, const void *p1, size_t l1, const void *p2,
+		  size_t l2, void *rbuf, size_t rcap, bool noreply);
+/* A reply from the client to a server-to-client command on the main socket. */
+void sim_deliver_reply(struct sim_client *cl, const void *msg, long len);
+/* Drop a client's connection (its thread then cleans up). */
+void sim_client_drop(struct sim_client *cl);
+
+/* ---- sim_server.c ------------------------------------------------------- */
+struct sim_client *sim_client_get(struct sim_dev *d, uint64_t id);
+void sim_client_put(struct sim_client *c);
+/* Grant borrow mode @want to @cl, waiting (bounded) for a power-on reset or
+ * for holders whose peers already hung up. 0 or an errno (EBUSY, ENODEV). */
+int sim_borrow_grant(struct sim_client *cl, int want);
+/* DEVICE_RESET by @cl: model reset, BAR memory zeroed, pending interrupts
+ * dropped. 0, or EBUSY while another borrower shares the device. */
+int sim_dev_function_reset(struct sim_dev *d, struct sim_client *cl);
+
+/* ---- sim_cmds.c --------------------------------------------------------- */
+int sim_dispatch(struct req *r);
+int sim_cmd_version(struct req *r);
+
+/* ---- sim_dma.c ---------------------------------------------------------- */
+int sim_cmd_dma_map(struct req *r);
+int sim_cmd_dma_unmap(struct req *r);
+void sim_client_wins_free(struct sim_client *cl);
+/* Process-wide budget of mmapped windows (below vm.max_map_count). */
+void sim_dma_budget_init(void);
+
+/* ---- sim_irq.c ---------------------------------------------------------- */
+int sim_cmd_irq_info(struct req *r);
+int sim_cmd_set_irqs(struct req *r);
+void sim_client_irqs_free(struct sim_client *cl);
+/* Drop what a client's eventfds have pending (device reset). */
+void sim_client_irqs_drain(struct sim_client *cl);
+
+#endif
