@@ -30,7 +30,7 @@ static char dir[64], p_edu[128], p_pio[128], p_be[128], p_ctl[128];
 static uint8_t rbuf[VFU_MAX_MSG_SIZE];
 static uint16_t next_id = 1;
 
-static int connect_path(const char *path)
+static __attribute__((unused)) int connect_path(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -45,7 +45,7 @@ static int connect_path(const char *path)
 }
 
 /* One command, its reply into rbuf. Returns the reply payload length or -error. */
-static long call(int fd, uint16_t cmd, const void *p, size_t len, const void *p2, size_t l2,
+static __attribute__((unused)) long call(int fd, uint16_t cmd, const void *p, size_t len, const void *p2, size_t l2,
 		 const int *fds, size_t nfds, int *rfds, size_t *nrfds)
 {
 	struct vfu_hdr h = { .msg_id = next_id++, .cmd = cmd };
@@ -67,7 +67,7 @@ static long call(int fd, uint16_t cmd, const void *p, size_t len, const void *p2
 #define PAYLOAD (rbuf + sizeof(struct vfu_hdr))
 
 /* Handshake with @caps (a JSON object body, or NULL); *twin gets the twin fd. */
-static int open_dev(const char *path, const char *caps, int *twin, long *err)
+static __attribute__((unused)) int open_dev(const char *path, const char *caps, int *twin, long *err)
 {
 	int fd = connect_path(path);
 	if (fd < 0)
@@ -91,7 +91,7 @@ static int open_dev(const char *path, const char *caps, int *twin, long *err)
 	return fd;
 }
 
-static long rd(int fd, uint32_t region, uint64_t off, void *buf, uint32_t cnt)
+static __attribute__((unused)) long rd(int fd, uint32_t region, uint64_t off, void *buf, uint32_t cnt)
 {
 	struct vfu_region_access a = { .offset = off, .region = region, .count = cnt };
 	long n = call(fd, VFU_CMD_REGION_READ, &a, sizeof(a), NULL, 0, NULL, 0, NULL, NULL);
@@ -103,26 +103,26 @@ static long rd(int fd, uint32_t region, uint64_t off, void *buf, uint32_t cnt)
 	return 0;
 }
 
-static long wr(int fd, uint32_t region, uint64_t off, const void *buf, uint32_t cnt)
+static __attribute__((unused)) long wr(int fd, uint32_t region, uint64_t off, const void *buf, uint32_t cnt)
 {
 	struct vfu_region_access a = { .offset = off, .region = region, .count = cnt };
 	long n = call(fd, VFU_CMD_REGION_WRITE, &a, sizeof(a), buf, cnt, NULL, 0, NULL, NULL);
 	return n < 0 ? n : 0;
 }
 
-static uint32_t rd32(int fd, uint32_t region, uint64_t off)
+static __attribute__((unused)) uint32_t rd32(int fd, uint32_t region, uint64_t off)
 {
 	uint32_t v = 0xdeadbeef;
 	CHECK_EQ(rd(fd, region, off, &v, 4), 0);
 	return v;
 }
 
-static void wr32(int fd, uint32_t region, uint64_t off, uint32_t v)
+static __attribute__((unused)) void wr32(int fd, uint32_t region, uint64_t off, uint32_t v)
 {
 	CHECK_EQ(wr(fd, region, off, &v, 4), 0);
 }
 
-static long set_irq(int fd, uint32_t flags, uint32_t index, uint32_t start, uint32_t count,
+static __attribute__((unused)) long set_irq(int fd, uint32_t flags, uint32_t index, uint32_t start, uint32_t count,
 		    const int *fds, size_t nfds)
 {
 	struct vfu_irq_set s = { .argsz = sizeof(s), .flags = flags, .index = index,
@@ -131,7 +131,7 @@ static long set_irq(int fd, uint32_t flags, uint32_t index, uint32_t start, uint
 }
 
 /* Wait for an eventfd to fire (bounded); returns the count read or 0. */
-static uint64_t wait_efd(int efd, int ms)
+static __attribute__((unused)) uint64_t wait_efd(int efd, int ms)
 {
 	struct pollfd p = { .fd = efd, .events = POLLIN };
 	if (poll(&p, 1, ms) != 1)
@@ -142,7 +142,7 @@ static uint64_t wait_efd(int efd, int ms)
 	return v;
 }
 
-static char *ctl(const char *cmd, char *out, size_t cap)
+static __attribute__((unused)) char *ctl(const char *cmd, char *out, size_t cap)
 {
 	int fd = connect_path(p_ctl);
 	out[0] = 0;
@@ -164,7 +164,7 @@ static char *ctl(const char *cmd, char *out, size_t cap)
 	return out;
 }
 
-static bool serve_dma(int s, uint64_t base, uint8_t *mem, size_t size, uint16_t *cmd_out)
+static __attribute__((unused)) bool serve_dma(int s, uint64_t base, uint8_t *mem, size_t size, uint16_t *cmd_out)
 {
 	static uint8_t b[VFU_MAX_MSG_SIZE];
 	long n = vfu_msg_recv(s, b, sizeof(b), NULL, NULL, 5000);
@@ -190,7 +190,7 @@ static bool serve_dma(int s, uint64_t base, uint8_t *mem, size_t size, uint16_t 
 	return false;
 }
 
-static void edu_dma(int fd, uint64_t src, uint64_t dst, uint64_t cnt, uint64_t cmd)
+static __attribute__((unused)) void edu_dma(int fd, uint64_t src, uint64_t dst, uint64_t cnt, uint64_t cmd)
 {
 	CHECK_EQ(wr(fd, 0, EDU_REG_DMA_SRC, &src, 8), 0);
 	CHECK_EQ(wr(fd, 0, EDU_REG_DMA_DST, &dst, 8), 0);
@@ -199,7 +199,7 @@ static void edu_dma(int fd, uint64_t src, uint64_t dst, uint64_t cnt, uint64_t c
 }
 
 /* A memfd of @size bytes sealed against shrinking (what udd-sim maps). */
-static int raw_sealed_memfd(const char *name, size_t size)
+static __attribute__((unused)) int raw_sealed_memfd(const char *name, size_t size)
 {
 	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
@@ -213,7 +213,7 @@ static int raw_sealed_memfd(const char *name, size_t size)
 
 /* Start a private udd-sim (edu, pio, be, control socket) in a new temp
  * dir, with @extra as one more argument (or NULL); waits until it listens. */
-static pid_t raw_start_sim(const char *extra)
+static __attribute__((unused)) pid_t raw_start_sim(const char *extra)
 {
 	const char *sim = getenv("UDD_SIM");
 	REQUIRE(sim != NULL);
