@@ -58,8 +58,13 @@ test-asan: deps
 bench: build
 	cmake --build $(BUILD) --target bench
 
+# PREFIX from the command line or the environment wins over the prefix the
+# build was configured with (the cache keeps the first one); without it the
+# configured prefix is used.
+INSTALL_PREFIX_ARG := $(if $(filter file,$(origin PREFIX)),,--prefix "$(PREFIX)")
+
 install: build
-	cmake --install $(BUILD)
+	cmake --install $(BUILD) $(INSTALL_PREFIX_ARG)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)

@@ -8,8 +8,8 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cmake --install "$bin" --prefix "$tmp/prefix" >/dev/null
 pc=$(find "$tmp/prefix" -name udd.pc | head -1)
 [ -n "$pc" ] || { echo "FAIL: no udd.pc installed"; exit 1; }
-# udd.pc names the configured prefix; point it at the temporary one
-sed -i "s|^prefix=.*|prefix=$tmp/prefix|" "$pc"
+# udd.pc names the prefix it was installed under, not the configured one
+grep -qx "prefix=$tmp/prefix" "$pc" || { echo "FAIL: udd.pc does not name $tmp/prefix"; exit 1; }
 export PKG_CONFIG_PATH=$(dirname "$pc")
 for f in udd/udd.h udd/access.h; do [ -f "$tmp/prefix/include/$f" ] || { echo "FAIL: $f not installed"; exit 1; }; done
 ls "$tmp/prefix"/lib*/libudd.so "$tmp/prefix"/lib*/libudd.a >/dev/null

@@ -23,6 +23,11 @@ typedef struct {
 	unsigned int flags;   /**< per-element SCI_FLAG_DMA_* (ignored) */
 } dis_dma_vec_t;
 
+/** How many adapters a node can have: the bound of arrays indexed by adapter
+ * number (adapter numbers run from 0 to DIS_MAX_NSCIS - 1). udd's SISCI layer
+ * has exactly one adapter, number 0. */
+#define DIS_MAX_NSCIS 4
+
 /** Node id meaning "every node" in broadcast/multicast calls. */
 #define DIS_BROADCAST_NODEID_GROUP_ALL 252
 
