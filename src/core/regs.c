@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <linux/vfio.h>
@@ -308,12 +309,24 @@ int udd_regs_map(udd_dev_t *dev, unsigned rnumber, uint64_t offset, uint64_t len
 			start = ao;
 		uint64_t end = offset + len;
 		uint64_t mlen = ((end - start) + (uint64_t)pg - 1) & ~((uint64_t)pg - 1);
-		void *p = mmap(NULL, mlen, PROT_READ | PROT_WRITE, MAP_SHARED, r->mmap_fd,
-			       (off_t)(r->mmap_offset + start));
-		if (p == MAP_FAILED) {
-			udd_logf(&dev->ctx->log, UDD_LOG_INFO,
-				 "regs: mmap of set %u failed (%s); trapping it", rnumber, strerror(errno));
+		/* The backend checked the file's size when it got the fd; a file
+		 * cut short since then would make an access SIGBUS: checked again. */
+		struct stat st;
+		void *p = MAP_FAILED;
+		if (fstat(r->mmap_fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    (st.st_size < 0 || (uint64_t)st.st_size < r->mmap_offset + end)) {
+			udd_logf(&dev->ctx->log, UDD_LOG_WARN,
+				 "regs: set %u: the server's file ends before the range (%lld bytes); "
+				 "trapping it", rnumber, (long long)st.st_size);
 		} else {
+			p = mmap(NULL, mlen, PROT_READ | PROT_WRITE, MAP_SHARED, r->mmap_fd,
+				 (off_t)(r->mmap_offset + start));
+			if (p == MAP_FAILED)
+				udd_logf(&dev->ctx->log, UDD_LOG_INFO,
+					 "regs: mmap of set %u failed (%s); trapping it", rnumber,
+					 strerror(errno));
+		}
+		if (p != MAP_FAILED) {
 			a->map_base = p;
 			a->map_len = mlen;
 			a->map = (volatile uint8_t *)p + (offset - start);
