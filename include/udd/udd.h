@@ -596,7 +596,10 @@ UDD_API int udd_irq_fd(udd_dev_t *dev, unsigned vec);
  * @param timeout_ms  -1 forever, 0 poll.
  * @param count       if not NULL, receives how many times it fired since
  *                    the last wait (>= 1).
- * @return 0; -ETIMEDOUT; -EINVAL; -ENOENT not enabled; -EINTR.
+ * @return 0; -ETIMEDOUT; -EINVAL; -ENOENT not enabled; -EINTR a signal
+ *         arrived; -ENODEV the device's peer (its vfio-user server) is gone:
+ *         the wait ends when the server goes, even with timeout_ms -1 (an
+ *         event that fired before is still delivered first).
  * Blocking: up to timeout_ms. Thread-safe (one waiter per vector).
  */
 UDD_API int udd_irq_wait(udd_dev_t *dev, unsigned vec, int timeout_ms, uint64_t *count);

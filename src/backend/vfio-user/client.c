@@ -1465,6 +1465,12 @@ static int vu_check(void *bdev)
 	return 0;
 }
 
+static int vu_peer_fd(void *bdev)
+{
+	const struct vfu_client *c = bdev;
+	return c ? c->sock : -1;
+}
+
 static void vu_set_fault_cb(void *bdev, udd_be_fault_cb_t cb, void *user)
 {
 	struct vfu_client *c = bdev;
@@ -1503,4 +1509,5 @@ const struct udd_backend_ops udd_vfio_user_backend = {
 	.check = vu_check,
 	.iova_ranges = vu_iova_ranges,
 	.set_fault_cb = vu_set_fault_cb,
+	.peer_fd = vu_peer_fd,
 };
