@@ -210,9 +210,11 @@ typedef struct udd_filter {
 /**
  * List the devices of the pool that match a filter.
  *
- * The pool is looked at afresh on each call. A device whose peer does not
- * answer within 1 s (for example a foreign server busy with another client)
- * is left out.
+ * The pool is looked at afresh on each call: each device's peer is probed
+ * once (one connection). A device whose peer does not answer within 1 s
+ * (for example a foreign server busy with another client) is left out.
+ * Directories of the pool ($UDD_POOL, opts.pool_dirs) and their sockets
+ * that are not trusted (docs/security.md) are skipped, with a log line.
  *
  * @param ctx     context.
  * @param filter  filter, or NULL for all devices.
@@ -224,6 +226,24 @@ typedef struct udd_filter {
  * Blocking: yes (talks to each device's peer). Thread-safety: safe.
  */
 UDD_API int udd_pool_list(udd_ctx_t *ctx, const udd_filter_t *filter, udd_fdid_t *ids, size_t max);
+
+/**
+ * As udd_pool_list(), returning what the listing learned of each matching
+ * device (as udd_pool_info() would) instead of only its fdid: one connection
+ * per device per call. Prefer it to udd_pool_list() followed by
+ * udd_pool_info() for each device, which talks to every peer twice — a
+ * server that serves one client at a time (or exits after its first, as
+ * libvfio-user's samples do) may not survive that.
+ *
+ * @param infos  array receiving up to @p max entries, in ascending fdid
+ *               order (may be NULL if max is 0).
+ * @return the number of matching devices (may exceed @p max); -EINVAL ctx
+ *         NULL, or infos NULL with max > 0; -ENOMEM.
+ * Blocking: yes (talks to each device's peer, at most 1 s each).
+ * Thread-safety: safe.
+ */
+UDD_API int udd_pool_list_info(udd_ctx_t *ctx, const udd_filter_t *filter, udd_dev_info_t *infos,
+			       size_t max);
 
 /**
  * Describe a device of the pool without borrowing it.
@@ -252,13 +272,23 @@ UDD_API int udd_filter_match(const udd_filter_t *filter, const udd_dev_info_t *i
  * A borrower that dies releases its borrow (the kernel closes its socket or
  * lock file).
  *
+ * A vfio-user server that does not speak udd's extension capability cannot
+ * enforce modes: a lock file in the runtime directory does, between the
+ * processes of this host, and it is looked at before connecting, so a
+ * conflicting borrow fails with -EBUSY at once. A server that serves one
+ * client at a time cannot be shared: a second shared borrower waits for a
+ * connection the server does not accept and fails with -ETIMEDOUT.
+ *
  * @param ctx    context.
  * @param fdid   device to borrow.
  * @param flags  UDD_BORROW_*.
  * @param out    receives the borrowed device (caller owns; udd_dev_return()).
  * @return 0; -EINVAL; -ENOENT no such fdid; -EBUSY held by another borrower
  *         in a conflicting mode; -ENOMEM; -EIO/-EPROTO the peer misbehaved;
- *         -ECONNREFUSED the peer is gone.
+ *         -ECONNREFUSED the peer is gone; -ETIMEDOUT the peer did not answer
+ *         within 10 s (or accepted no connection); -ENAMETOOLONG the socket
+ *         path does not fit a UNIX socket address; -EPERM the lock directory
+ *         (needed for a server without the udd capability) is not private.
  * Blocking: yes. Thread-safety: safe.
  */
 UDD_API int udd_dev_borrow(udd_ctx_t *ctx, udd_fdid_t fdid, uint32_t flags, udd_dev_t **out);

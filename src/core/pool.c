@@ -293,10 +293,15 @@ int udd_filter_match(const udd_filter_t *f, const udd_dev_info_t *i)
 	return 1;
 }
 
-int udd_pool_list(udd_ctx_t *ctx, const udd_filter_t *filter, udd_fdid_t *ids, size_t max)
+/*
+ * One probe (one connection) per device per call: what it learns (ids,
+ * class, register sets, interrupts) is all that filters and callers need,
+ * so nothing is asked twice. A server that serves one client at a time (or
+ * exits after its first) is disturbed as little as a listing can.
+ */
+static int list_common(udd_ctx_t *ctx, const udd_filter_t *filter, udd_fdid_t *ids,
+		       udd_dev_info_t *infos, size_t max)
 {
-	if (!ctx || (max && !ids))
-		return -EINVAL;
 	struct udd_loc_list l;
 	int rc = udd_pool_scan(ctx, &l);
 	if (rc)
@@ -312,12 +317,31 @@ int udd_pool_list(udd_ctx_t *ctx, const udd_filter_t *filter, udd_fdid_t *ids, s
 		}
 		if (!udd_filter_match(filter, &info))
 			continue;
-		if (found < max)
-			ids[found] = l.v[i].fdid;
+		if (found < max) {
+			if (ids)
+				ids[found] = l.v[i].fdid;
+			if (infos)
+				infos[found] = info;
+		}
 		found++;
 	}
 	free(l.v);
 	return found > (size_t)INT32_MAX ? INT32_MAX : (int)found;
+}
+
+int udd_pool_list(udd_ctx_t *ctx, const udd_filter_t *filter, udd_fdid_t *ids, size_t max)
+{
+	if (!ctx || (max && !ids))
+		return -EINVAL;
+	return list_common(ctx, filter, ids, NULL, max);
+}
+
+int udd_pool_list_info(udd_ctx_t *ctx, const udd_filter_t *filter, udd_dev_info_t *infos,
+		       size_t max)
+{
+	if (!ctx || (max && !infos))
+		return -EINVAL;
+	return list_common(ctx, filter, NULL, infos, max);
 }
 
 int udd_pool_info(udd_ctx_t *ctx, udd_fdid_t fdid, udd_dev_info_t *info)
