@@ -120,8 +120,13 @@ typedef struct udd_ctx_opts {
  * @return 0; -EINVAL bad argument; -ENOMEM; -ENOENT udd-sim not found;
  *         -EPERM the runtime directory exists but is not a directory of
  *         this user closed to others (a symlink, someone else's, or group-
- *         or world-writable); -ETIMEDOUT udd-sim did not come up in time;
- *         other negative errno from the system calls involved.
+ *         or world-writable); -ENAMETOOLONG the runtime directory is too
+ *         deep for the UNIX socket paths udd-sim makes in it (the log names
+ *         the path); -ETIMEDOUT udd-sim did not come up in time; the errno
+ *         udd-sim reported when it failed to start (for example
+ *         -EADDRINUSE, -EACCES; its message goes to the log), -EIO only
+ *         when it named none; other negative errno from the system calls
+ *         involved.
  * Blocking: may block up to 15 s (10 s for another process that is starting
  *           udd-sim, 5 s for it to come up).
  * Thread-safety: safe.
@@ -414,7 +419,10 @@ UDD_API void udd_regs_unmap(udd_acc_t *acc);
  * Check an access handle (illumos ddi_check_acc_handle).
  * @return 0 no error seen; -EIO a fault was seen (all-ones read on a
  *         FLAGERR handle with the device faulted, or a failed slow-path
- *         access); -ENODEV the device is gone; -EINVAL acc NULL.
+ *         access, including one outside the handle or misaligned);
+ *         -ENODEV the device is gone; -EINVAL acc NULL, or a udd_rep_*
+ *         call on it was refused for unknown flag bits (nothing was done;
+ *         a refused read filled its buffer with all ones).
  * Non-blocking. Safe.
  */
 UDD_API int udd_acc_check(udd_acc_t *acc);
@@ -562,7 +570,10 @@ UDD_API int udd_dma_map_va(udd_dev_t *dev, void *va, size_t len, const udd_dma_a
  * so it can be given to a device with udd_dma_map(). The fd is duplicated
  * (the caller keeps its own); [offset, offset+size) is mapped shared.
  * @param offset  page-aligned.  @param size  > 0 (rounded up to pages).
- * @return 0; -EINVAL; -ENOMEM; other errno from mmap (e.g. -EACCES).
+ * @return 0; -EINVAL ctx/out NULL, fd < 0, size 0, offset not page-aligned,
+ *         or [offset, offset+size) past the end of a regular file (memfd,
+ *         shm, file: touching it would raise SIGBUS); -EBADF fd is not open;
+ *         -ENOMEM; other errno from mmap (e.g. -EACCES for a read-only fd).
  * Non-blocking. Thread-safe. Free with udd_mem_free().
  */
 UDD_API int udd_mem_import(udd_ctx_t *ctx, int fd, uint64_t offset, size_t size, udd_mem_t **out);

@@ -39,7 +39,7 @@ static void set_err(struct udd_acc_impl *a, int err)
 static bool bad_off(struct udd_acc_impl *a, uint64_t off, unsigned width)
 {
 	if (off >= a->size || a->size - off < width || (off & (width - 1))) {
-		set_err(a, -EINVAL);
+		set_err(a, -EIO); /* reported as a failed access (udd_acc_check) */
 		return true;
 	}
 	if (__atomic_load_n(&a->dev->gone, __ATOMIC_ACQUIRE)) {
@@ -183,14 +183,18 @@ static void s_rep(struct udd_acc *h, uint64_t off, void *buf, size_t count, unsi
 	struct udd_acc_impl *a = ACC(h);
 	uint8_t *b = buf;
 	uint64_t step = (flags & UDD_DEV_NO_AUTOINCR) ? 0 : width;
-	if (width != 1 && width != 2 && width != 4 && width != 8) {
+	if ((width != 1 && width != 2 && width != 4 && width != 8) ||
+	    (flags & ~(unsigned)UDD_DEV_NO_AUTOINCR)) {
+		/* a bad argument: nothing done, the handle says -EINVAL */
 		set_err(a, -EINVAL);
+		if (dir == 0 && width && width <= 8 && count <= SIZE_MAX / width)
+			memset(buf, 0xff, count * width);
 		return;
 	}
 	/* Check the whole span up front so a bad rep does nothing at all. */
 	uint64_t span = step ? (uint64_t)count * width : width;
 	if (count && (count > a->size / width || bad_off(a, off, width) || a->size - off < span)) {
-		set_err(a, -EINVAL);
+		set_err(a, -EIO); /* outside the handle: as a single access would */
 		if (dir == 0 && count <= SIZE_MAX / width)
 			memset(buf, 0xff, count * width); /* refused reads read all ones */
 		return;
@@ -400,7 +404,7 @@ int udd_acc_check(udd_acc_t *acc)
 	struct udd_acc_impl *a = ACC(acc);
 	int e = __atomic_load_n(&a->err, __ATOMIC_ACQUIRE);
 	if (e)
-		return e == -ENODEV ? -ENODEV : -EIO;
+		return e == -ENODEV || e == -EINVAL ? e : -EIO;
 	if (__atomic_load_n(&a->dev->gone, __ATOMIC_ACQUIRE))
 		return -ENODEV;
 	return 0;
