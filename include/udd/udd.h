@@ -510,7 +510,10 @@ UDD_API void udd_mem_free(udd_mem_t *mem);
 UDD_API void *udd_mem_ptr(const udd_mem_t *mem);
 /** Its size in bytes (0 if mem is NULL). */
 UDD_API size_t udd_mem_size(const udd_mem_t *mem);
-/** Its memfd (owned by mem; do not close), or -EINVAL. */
+/** Its memfd (owned by mem; do not close), or -EINVAL. A memfd from
+ *  udd_mem_alloc() is sealed with F_SEAL_SHRINK | F_SEAL_GROW: its size
+ *  cannot change (servers may map it safely); one from udd_mem_import() is
+ *  the caller's, unsealed unless the caller sealed it. */
 UDD_API int udd_mem_fd(const udd_mem_t *mem);
 
 /**
