@@ -453,7 +453,7 @@ static int cmd_list(int argc, char **argv)
 	udd_filter_t f;
 	int verbose = 0, json = 0, c, n, rc = 0;
 	udd_ctx_t *ctx;
-	udd_fdid_t *ids = NULL;
+	udd_dev_info_t *infos = NULL;
 
 	memset(&f, 0, sizeof(f));
 	optind = 1;
@@ -476,39 +476,31 @@ static int cmd_list(int argc, char **argv)
 	ctx = open_ctx();
 	if (!ctx)
 		return EXIT_BAD;
-	n = udd_pool_list(ctx, &f, NULL, 0);
-	if (n < 0) {
-		die_msg("cannot list the pool: %s", strerror(-n));
-		rc = EXIT_BAD;
-		goto out;
-	}
-	if (n > 0) {
-		ids = calloc((size_t)n, sizeof(*ids));
-		if (!ids) {
+	/* One call, one connection per device: a server that serves one client
+	 * at a time is asked once, not three times (count, ids, info). */
+	size_t cap = 64;
+	for (;;) {
+		free(infos);
+		infos = calloc(cap, sizeof(*infos));
+		if (!infos) {
 			die_msg("out of memory");
 			rc = EXIT_BAD;
 			goto out;
 		}
-		int m = udd_pool_list(ctx, &f, ids, (size_t)n);
-		if (m < 0) {
-			die_msg("cannot list the pool: %s", strerror(-m));
+		n = udd_pool_list_info(ctx, &f, infos, cap);
+		if (n < 0) {
+			die_msg("cannot list the pool: %s", strerror(-n));
 			rc = EXIT_BAD;
 			goto out;
 		}
-		if (m < n)
-			n = m; /* devices went away in between */
+		if ((size_t)n <= cap)
+			break;
+		cap = (size_t)n; /* a rare pool of more than 64 devices: again, big enough */
 	}
 	names_init();
 	json_object *arr = json ? json_object_new_array() : NULL;
 	for (int i = 0; i < n; i++) {
-		udd_dev_info_t in;
-		int r = udd_pool_info(ctx, ids[i], &in);
-		if (r < 0) {
-			/* it may have gone since the listing: skip it */
-			if (r != -ENOENT)
-				die_msg("device 0x%08" PRIx32 ": %s", ids[i], strerror(-r));
-			continue;
-		}
+		udd_dev_info_t in = infos[i];
 		if (json)
 			json_object_array_add(arr, info_json(&in));
 		else
@@ -521,7 +513,7 @@ static int cmd_list(int argc, char **argv)
 	}
 	names_fini();
 out:
-	free(ids);
+	free(infos);
 	udd_ctx_close(ctx);
 	return rc;
 }

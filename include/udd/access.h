@@ -198,7 +198,9 @@ UDD_DEF_SWAPPED(64)
 		h_->ops->put##bits(acc, off, v);                                          \
 	}                                                                                 \
 	/** Transfer @p count items of this width between @p buf and the device at      \
-	 *  @p off; @p flags UDD_DEV_AUTOINCR or UDD_DEV_NO_AUTOINCR. */                  \
+	 *  @p off; @p flags UDD_DEV_AUTOINCR or UDD_DEV_NO_AUTOINCR. Unknown flag    \
+	 *  bits: nothing is transferred (a get fills @p buf with all ones) and the   \
+	 *  handle is marked: udd_acc_check() returns -EINVAL. */                      \
 	static inline void udd_rep_get##bits(udd_acc_t *acc, uint64_t off, uint##bits##_t *buf, \
 					     size_t count, unsigned flags)                \
 	{                                                                                 \

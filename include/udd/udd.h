@@ -120,8 +120,13 @@ typedef struct udd_ctx_opts {
  * @return 0; -EINVAL bad argument; -ENOMEM; -ENOENT udd-sim not found;
  *         -EPERM the runtime directory exists but is not a directory of
  *         this user closed to others (a symlink, someone else's, or group-
- *         or world-writable); -ETIMEDOUT udd-sim did not come up in time;
- *         other negative errno from the system calls involved.
+ *         or world-writable); -ENAMETOOLONG the runtime directory is too
+ *         deep for the UNIX socket paths udd-sim makes in it (the log names
+ *         the path); -ETIMEDOUT udd-sim did not come up in time; the errno
+ *         udd-sim reported when it failed to start (for example
+ *         -EADDRINUSE, -EACCES; its message goes to the log), -EIO only
+ *         when it named none; other negative errno from the system calls
+ *         involved.
  * Blocking: may block up to 15 s (10 s for another process that is starting
  *           udd-sim, 5 s for it to come up).
  * Thread-safety: safe.
@@ -210,9 +215,11 @@ typedef struct udd_filter {
 /**
  * List the devices of the pool that match a filter.
  *
- * The pool is looked at afresh on each call. A device whose peer does not
- * answer within 1 s (for example a foreign server busy with another client)
- * is left out.
+ * The pool is looked at afresh on each call: each device's peer is probed
+ * once (one connection). A device whose peer does not answer within 1 s
+ * (for example a foreign server busy with another client) is left out.
+ * Directories of the pool ($UDD_POOL, opts.pool_dirs) and their sockets
+ * that are not trusted (docs/security.md) are skipped, with a log line.
  *
  * @param ctx     context.
  * @param filter  filter, or NULL for all devices.
@@ -224,6 +231,24 @@ typedef struct udd_filter {
  * Blocking: yes (talks to each device's peer). Thread-safety: safe.
  */
 UDD_API int udd_pool_list(udd_ctx_t *ctx, const udd_filter_t *filter, udd_fdid_t *ids, size_t max);
+
+/**
+ * As udd_pool_list(), returning what the listing learned of each matching
+ * device (as udd_pool_info() would) instead of only its fdid: one connection
+ * per device per call. Prefer it to udd_pool_list() followed by
+ * udd_pool_info() for each device, which talks to every peer twice — a
+ * server that serves one client at a time (or exits after its first, as
+ * libvfio-user's samples do) may not survive that.
+ *
+ * @param infos  array receiving up to @p max entries, in ascending fdid
+ *               order (may be NULL if max is 0).
+ * @return the number of matching devices (may exceed @p max); -EINVAL ctx
+ *         NULL, or infos NULL with max > 0; -ENOMEM.
+ * Blocking: yes (talks to each device's peer, at most 1 s each).
+ * Thread-safety: safe.
+ */
+UDD_API int udd_pool_list_info(udd_ctx_t *ctx, const udd_filter_t *filter, udd_dev_info_t *infos,
+			       size_t max);
 
 /**
  * Describe a device of the pool without borrowing it.
@@ -252,13 +277,23 @@ UDD_API int udd_filter_match(const udd_filter_t *filter, const udd_dev_info_t *i
  * A borrower that dies releases its borrow (the kernel closes its socket or
  * lock file).
  *
+ * A vfio-user server that does not speak udd's extension capability cannot
+ * enforce modes: a lock file in the runtime directory does, between the
+ * processes of this host, and it is looked at before connecting, so a
+ * conflicting borrow fails with -EBUSY at once. A server that serves one
+ * client at a time cannot be shared: a second shared borrower waits for a
+ * connection the server does not accept and fails with -ETIMEDOUT.
+ *
  * @param ctx    context.
  * @param fdid   device to borrow.
  * @param flags  UDD_BORROW_*.
  * @param out    receives the borrowed device (caller owns; udd_dev_return()).
  * @return 0; -EINVAL; -ENOENT no such fdid; -EBUSY held by another borrower
  *         in a conflicting mode; -ENOMEM; -EIO/-EPROTO the peer misbehaved;
- *         -ECONNREFUSED the peer is gone.
+ *         -ECONNREFUSED the peer is gone; -ETIMEDOUT the peer did not answer
+ *         within 10 s (or accepted no connection); -ENAMETOOLONG the socket
+ *         path does not fit a UNIX socket address; -EPERM the lock directory
+ *         (needed for a server without the udd capability) is not private.
  * Blocking: yes. Thread-safety: safe.
  */
 UDD_API int udd_dev_borrow(udd_ctx_t *ctx, udd_fdid_t fdid, uint32_t flags, udd_dev_t **out);
@@ -384,7 +419,10 @@ UDD_API void udd_regs_unmap(udd_acc_t *acc);
  * Check an access handle (illumos ddi_check_acc_handle).
  * @return 0 no error seen; -EIO a fault was seen (all-ones read on a
  *         FLAGERR handle with the device faulted, or a failed slow-path
- *         access); -ENODEV the device is gone; -EINVAL acc NULL.
+ *         access, including one outside the handle or misaligned);
+ *         -ENODEV the device is gone; -EINVAL acc NULL, or a udd_rep_*
+ *         call on it was refused for unknown flag bits (nothing was done;
+ *         a refused read filled its buffer with all ones).
  * Non-blocking. Safe.
  */
 UDD_API int udd_acc_check(udd_acc_t *acc);
@@ -472,7 +510,10 @@ UDD_API void udd_mem_free(udd_mem_t *mem);
 UDD_API void *udd_mem_ptr(const udd_mem_t *mem);
 /** Its size in bytes (0 if mem is NULL). */
 UDD_API size_t udd_mem_size(const udd_mem_t *mem);
-/** Its memfd (owned by mem; do not close), or -EINVAL. */
+/** Its memfd (owned by mem; do not close), or -EINVAL. A memfd from
+ *  udd_mem_alloc() is sealed with F_SEAL_SHRINK | F_SEAL_GROW: its size
+ *  cannot change (servers may map it safely); one from udd_mem_import() is
+ *  the caller's, unsealed unless the caller sealed it. */
 UDD_API int udd_mem_fd(const udd_mem_t *mem);
 
 /**
@@ -532,7 +573,10 @@ UDD_API int udd_dma_map_va(udd_dev_t *dev, void *va, size_t len, const udd_dma_a
  * so it can be given to a device with udd_dma_map(). The fd is duplicated
  * (the caller keeps its own); [offset, offset+size) is mapped shared.
  * @param offset  page-aligned.  @param size  > 0 (rounded up to pages).
- * @return 0; -EINVAL; -ENOMEM; other errno from mmap (e.g. -EACCES).
+ * @return 0; -EINVAL ctx/out NULL, fd < 0, size 0, offset not page-aligned,
+ *         or [offset, offset+size) past the end of a regular file (memfd,
+ *         shm, file: touching it would raise SIGBUS); -EBADF fd is not open;
+ *         -ENOMEM; other errno from mmap (e.g. -EACCES for a read-only fd).
  * Non-blocking. Thread-safe. Free with udd_mem_free().
  */
 UDD_API int udd_mem_import(udd_ctx_t *ctx, int fd, uint64_t offset, size_t size, udd_mem_t **out);
@@ -596,7 +640,10 @@ UDD_API int udd_irq_fd(udd_dev_t *dev, unsigned vec);
  * @param timeout_ms  -1 forever, 0 poll.
  * @param count       if not NULL, receives how many times it fired since
  *                    the last wait (>= 1).
- * @return 0; -ETIMEDOUT; -EINVAL; -ENOENT not enabled; -EINTR.
+ * @return 0; -ETIMEDOUT; -EINVAL; -ENOENT not enabled; -EINTR a signal
+ *         arrived; -ENODEV the device's peer (its vfio-user server) is gone:
+ *         the wait ends when the server goes, even with timeout_ms -1 (an
+ *         event that fired before is still delivered first).
  * Blocking: up to timeout_ms. Thread-safe (one waiter per vector).
  */
 UDD_API int udd_irq_wait(udd_dev_t *dev, unsigned vec, int timeout_ms, uint64_t *count);

@@ -97,6 +97,12 @@ struct udd_backend_ops {
 	/* Optional (may be NULL): register a fault callback. */
 	void (*set_fault_cb)(void *bdev, udd_be_fault_cb_t cb, void *user);
 
+	/* Optional (may be NULL): a descriptor that reports POLLHUP/POLLRDHUP
+	 * when the peer is gone (the vfio-user socket), for waits that must not
+	 * outlive the peer (udd_irq_wait); -1 if there is none. Owned by the
+	 * backend; valid until close(). */
+	int (*peer_fd)(void *bdev);
+
 	/* Optional (may be NULL): list the devices this backend finds on its own
 	 * (VFIO: devices bound to vfio-pci), calling add(arg, location) for each.
 	 * Returns 0 or -errno; finding nothing is 0. */

@@ -118,6 +118,36 @@ static int lock_wait(int fd, long timeout_ms)
 	}
 }
 
+/*
+ * udd-sim's daemon parent reports a start-up failure as one line on stderr,
+ * "udd-sim: <what>: <strerror text>", and exits 1. The line goes to the log
+ * and the errno whose text ends it is returned, so that the caller learns
+ * the cause (-EADDRINUSE, -EACCES...), not a bare -EIO. -EIO only when the
+ * line names no errno.
+ */
+static int sim_failure(struct udd_ctx *ctx, int errfd, int status)
+{
+	char msg[600];
+	ssize_t n = errfd >= 0 ? read(errfd, msg, sizeof(msg) - 1) : -1;
+	msg[n > 0 ? n : 0] = '\0';
+	char *nl = strchr(msg, '\n');
+	if (nl)
+		*nl = '\0';
+	if (!msg[0]) {
+		udd_logf(&ctx->log, UDD_LOG_ERR, "udd-sim failed to start (status 0x%x)", status);
+		return -EIO;
+	}
+	udd_logf(&ctx->log, UDD_LOG_ERR, "udd-sim failed to start: %s", msg);
+	size_t ml = strlen(msg);
+	for (int e = 1; e < 134; e++) {
+		const char *t = strerror(e);
+		size_t tl = strlen(t);
+		if (tl && tl + 2 <= ml && strcmp(msg + ml - tl, t) == 0 && msg[ml - tl - 2] == ':')
+			return -e;
+	}
+	return -EIO;
+}
+
 static int start_sim(struct udd_ctx *ctx, const char *simdir)
 {
 	if (access(ctx->sim_path, X_OK) != 0) {
@@ -125,12 +155,19 @@ static int start_sim(struct udd_ctx *ctx, const char *simdir)
 		return -ENOENT;
 	}
 	bool verbose = getenv("UDD_SIM_VERBOSE") != NULL;
+	/* stderr: a pipe whose start-up message (if any) says why it failed */
+	int ep[2] = { -1, -1 };
+	if (!verbose && pipe2(ep, O_CLOEXEC | O_NONBLOCK) < 0)
+		ep[0] = ep[1] = -1;
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	if (!verbose) {
 		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+		if (ep[1] >= 0)
+			posix_spawn_file_actions_adddup2(&fa, ep[1], 2);
+		else
+			posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
 	}
 	/* $UDD_SIM_VERBOSE: udd-sim keeps this process's stderr and logs to it */
 	char *argv[] = { ctx->sim_path, "--dir", ctx->runtime_dir, "--daemon",
@@ -138,27 +175,46 @@ static int start_sim(struct udd_ctx *ctx, const char *simdir)
 	pid_t pid;
 	int rc = posix_spawn(&pid, ctx->sim_path, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
+	if (ep[1] >= 0)
+		close(ep[1]);
 	if (rc) {
 		udd_logf(&ctx->log, UDD_LOG_ERR, "cannot start %s: %s", ctx->sim_path, strerror(rc));
+		if (ep[0] >= 0)
+			close(ep[0]);
 		return -rc;
 	}
-	/* The daemon's parent exits once every socket listens. */
+	/* The daemon's parent exits once every socket listens (or reported
+	 * why not, on stderr, before exiting). */
 	int status = 0;
 	pid_t w;
 	while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
 		;
-	if (w == pid && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-		udd_logf(&ctx->log, UDD_LOG_ERR, "udd-sim failed to start (status 0x%x)", status);
-		return -EIO;
-	}
+	rc = 0;
+	if (w == pid && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		rc = sim_failure(ctx, ep[0], status);
+	if (ep[0] >= 0)
+		close(ep[0]); /* the daemon's later stderr writes fail: it logs nowhere */
 	(void)simdir;
-	return 0;
+	return rc;
 }
 
 /* Join (or start) the embedded pool: leave a lease connection in ctx->lease_fd. */
 static int join_embedded(struct udd_ctx *ctx)
 {
 	char simdir[600], ctl[700], lockp[700];
+	/* The deepest socket udd-sim makes there is <runtime>/sim/control.sock;
+	 * a runtime directory too deep for sun_path is named, not left for
+	 * udd-sim's bind() to fail on. */
+	size_t rl = strlen(ctx->runtime_dir);
+	const size_t sun_max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
+	if (rl + strlen("/sim/control.sock") > sun_max) {
+		udd_logf(&ctx->log, UDD_LOG_ERR,
+			 "runtime directory %s is too deep: its socket %s/sim/control.sock would "
+			 "be %zu bytes, a UNIX socket path holds at most %zu (set UDD_RUNTIME_DIR "
+			 "to a shorter directory)", ctx->runtime_dir, ctx->runtime_dir,
+			 rl + strlen("/sim/control.sock"), sun_max);
+		return -ENAMETOOLONG;
+	}
 	int rc = udd_private_dir(ctx->runtime_dir);
 	if (rc) {
 		udd_logf(&ctx->log, UDD_LOG_ERR,
@@ -167,8 +223,12 @@ static int join_embedded(struct udd_ctx *ctx)
 		return rc;
 	}
 	snprintf(simdir, sizeof(simdir), "%s/sim", ctx->runtime_dir);
-	if ((rc = udd_private_dir(simdir)))
+	if ((rc = udd_private_dir(simdir))) {
+		udd_logf(&ctx->log, UDD_LOG_ERR,
+			 "embedded pool directory %s: %s (it must be a directory of this user, "
+			 "not writable by others)", simdir, strerror(-rc));
 		return rc;
+	}
 	snprintf(ctl, sizeof(ctl), "%s/control.sock", simdir);
 	snprintf(lockp, sizeof(lockp), "%s/start.lock", simdir);
 
@@ -178,8 +238,11 @@ static int join_embedded(struct udd_ctx *ctx)
 		return 0;
 	}
 	int lk = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lk < 0)
-		return -errno;
+	if (lk < 0) {
+		rc = -errno;
+		udd_logf(&ctx->log, UDD_LOG_ERR, "embedded pool: %s: %s", lockp, strerror(-rc));
+		return rc;
+	}
 	rc = lock_wait(lk, 10000);
 	if (rc)
 		goto out;

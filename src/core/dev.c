@@ -8,7 +8,9 @@
  * peers that do not, a lock file per device in the runtime directory
  * (flock: shared or exclusive, released by the kernel when the holder dies)
  * gives the same semantics between processes of this host; it records the
- * holder's pid so that -EBUSY can name it in the log.
+ * holder's pid so that -EBUSY can name it in the log. The lock is taken
+ * before connecting (see udd_dev_borrow) and dropped once the server turns
+ * out to enforce modes itself.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -79,17 +81,43 @@ int udd_dev_borrow(udd_ctx_t *ctx, udd_fdid_t fdid, uint32_t flags, udd_dev_t **
 	dev->irq_type = -1;
 	pthread_mutex_init(&dev->lock, NULL);
 
+	/*
+	 * The lock file is taken BEFORE connecting. A server without the udd
+	 * capability may serve one client at a time: a second borrower that
+	 * connected first would sit in its accept backlog until a timeout (or
+	 * get the device late, once the holder let go), when the lock file
+	 * could have said -EBUSY at once. Whether the server enforces borrow
+	 * modes itself is known only after the handshake; if it does, the lock
+	 * is dropped again (the server's word is the one that counts, also for
+	 * borrowers on other hosts). A lock directory that cannot be used only
+	 * matters for a server that does not enforce.
+	 */
+	int lock_rc = 0;
+	if (loc.be == &udd_vfio_user_backend) {
+		lock_rc = take_lock_file(ctx, fdid, excl, &dev->lock_fd);
+		if (lock_rc == -EBUSY) {
+			rc = lock_rc;
+			goto fail_open;
+		}
+	}
 	rc = loc.be->open(loc.path, excl ? UDD_BE_EXCLUSIVE : UDD_BE_SHARED, &ctx->log, &dev->bdev);
 	if (rc) {
 		if (rc == -EBUSY)
 			udd_logf(&ctx->log, UDD_LOG_WARN, "device %#x (%s) is busy: borrowed %s",
 				 fdid, loc.path, excl ? "by someone else" : "exclusively by someone else");
+		if (dev->lock_fd >= 0)
+			close(dev->lock_fd);
 		goto fail_open;
 	}
-	if (loc.be == &udd_vfio_user_backend && !vfu_client_enforces_borrow(dev->bdev)) {
-		rc = take_lock_file(ctx, fdid, excl, &dev->lock_fd);
-		if (rc)
+	if (loc.be == &udd_vfio_user_backend) {
+		if (vfu_client_enforces_borrow(dev->bdev)) {
+			if (dev->lock_fd >= 0)
+				close(dev->lock_fd);
+			dev->lock_fd = -1;
+		} else if (lock_rc) {
+			rc = lock_rc;
 			goto fail_lock;
+		}
 	}
 	for (unsigned i = 0; i < UDD_MAX_REGSETS; i++)
 		dev->region[i].mmap_fd = -1;

@@ -18,6 +18,7 @@
  * the lock is never held across a backend call.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -93,12 +94,16 @@ int udd_mem_alloc(udd_ctx_t *ctx, size_t size, udd_mem_t **out)
 	mem = calloc(1, sizeof(*mem));
 	if (!mem)
 		return -ENOMEM;
-	fd = memfd_create("udd-dma", MFD_CLOEXEC);
+	fd = memfd_create("udd-dma", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0) {
 		r = -errno;
 		goto err_free;
 	}
-	if (ftruncate(fd, (off_t)len) < 0) {
+	/* Sealed against shrinking and growing once sized: a server that maps
+	 * it can rely on its size (a shrink under its mapping would SIGBUS it),
+	 * and servers may refuse to map DMA fds that are not sealed so. */
+	if (ftruncate(fd, (off_t)len) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0) {
 		r = -errno;
 		goto err_close;
 	}

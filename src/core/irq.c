@@ -174,6 +174,13 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * Waiting polls the vector's eventfd and, when the backend has one, the
+ * peer's socket for a hang-up (POLLRDHUP; POLLHUP/POLLERR come anyway): a
+ * server that dies ends the wait with -ENODEV, whatever the timeout,
+ * instead of leaving the caller blocked on an eventfd nobody will signal.
+ * An event that fired before the peer went is still delivered first.
+ */
 int udd_irq_wait(udd_dev_t *dev, unsigned vec, int timeout_ms, uint64_t *count)
 {
 	int64_t deadline = 0;
@@ -184,24 +191,35 @@ int udd_irq_wait(udd_dev_t *dev, unsigned vec, int timeout_ms, uint64_t *count)
 	fd = irq_lookup(dev, vec, &type);
 	if (fd < 0)
 		return fd;
+	int pfd = dev->be->peer_fd ? dev->be->peer_fd(dev->bdev) : -1;
 	if (timeout_ms > 0)
 		deadline = now_ms() + timeout_ms;
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int wait = timeout_ms;
+		bool gone = dev_gone(dev);
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+				       { .fd = gone ? -1 : pfd, .events = POLLRDHUP } };
+		int wait = gone ? 0 : timeout_ms;
 		uint64_t v;
 		ssize_t n;
 
-		if (timeout_ms > 0) {
+		if (timeout_ms > 0 && !gone) {
 			int64_t left = deadline - now_ms();
 
 			wait = left > 0 ? (int)left : 0;
 		}
-		r = poll(&p, 1, wait);
+		r = poll(p, 2, wait);
 		if (r < 0)
 			return errno == EINTR ? -EINTR : -errno;
 		if (r == 0)
-			return -ETIMEDOUT;
+			return gone ? -ENODEV : -ETIMEDOUT;
+		if (!(p[0].revents & POLLIN)) {
+			/* only the peer's socket: has it hung up? */
+			if (dev->be->check(dev->bdev) == -ENODEV)
+				udd_dev_mark_gone(dev);
+			else
+				pfd = -1; /* not a hang-up after all: stop watching it */
+			continue;
+		}
 		n = read(fd, &v, sizeof(v));
 		if (n == (ssize_t)sizeof(v)) {
 			if (type == UDD_IRQ_INTX && !dev_gone(dev)) {
@@ -223,7 +241,7 @@ int udd_irq_wait(udd_dev_t *dev, unsigned vec, int timeout_ms, uint64_t *count)
 			return -errno;
 		/* someone else consumed it: wait again (or time out) */
 		if (timeout_ms == 0)
-			return -ETIMEDOUT;
+			return gone ? -ENODEV : -ETIMEDOUT;
 	}
 }
 

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -23,6 +24,15 @@ int udd_mem_import(udd_ctx_t *ctx, int fd, uint64_t offset, size_t size, udd_mem
 	if (size > SIZE_MAX - (size_t)pg)
 		return -ENOMEM;
 	size_t len = (size + (size_t)pg - 1) & ~((size_t)pg - 1);
+	/* A range past the end of a file would be mapped, but touching it (by
+	 * the caller, or by a server given the fd) raises SIGBUS: refused.
+	 * Devices (a VFIO BAR, st_size 0) have no such size to check. */
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISREG(st.st_mode) &&
+	    (st.st_size < 0 || (uint64_t)st.st_size < offset || (uint64_t)st.st_size - offset < size))
+		return -EINVAL;
 	struct udd_mem *mem = calloc(1, sizeof(*mem));
 	if (!mem)
 		return -ENOMEM;

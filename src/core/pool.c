@@ -3,8 +3,10 @@
  * The pool: every device the context can see, named by a fabric device id.
  *
  * Locations come from the embedded pool's socket directory, the configured
- * pool directories ($UDD_POOL, opts.pool_dirs: every *.sock in them) and
- * the configured sockets ($UDD_SOCKETS, opts.sockets). A device's fdid is a
+ * pool directories ($UDD_POOL, opts.pool_dirs: every *.sock in them, if the
+ * directory and the socket are trusted, see scan_dir) and the configured
+ * sockets ($UDD_SOCKETS, opts.sockets: named one by one, so trusted as
+ * named). A device's fdid is a
  * 31-bit FNV-1a hash of its location, so it is the same in every process
  * and stable for as long as the device stays where it is.
  */
@@ -13,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <linux/vfio.h>
 
@@ -58,11 +62,48 @@ static int add_loc(struct udd_loc_list *l, const struct udd_backend_ops *be, con
 	return 0;
 }
 
-static int scan_dir(struct udd_loc_list *l, const char *dir)
+/*
+ * Trust (docs/security.md): a pool directory, and each socket found in one,
+ * must belong to this user or to root; a directory must not be writable by
+ * group or others either (anyone who can write it can plant or replace a
+ * socket, and so a device, a server that is sent our DMA memory). What
+ * fails is skipped with a log line. Symlinks are followed: what counts is
+ * the object they lead to.
+ */
+static bool trusted_owner(uid_t uid)
 {
+	return uid == getuid() || uid == 0;
+}
+
+static bool pool_dir_trusted(struct udd_ctx *ctx, const char *dir, struct stat *st)
+{
+	if (!S_ISDIR(st->st_mode))
+		return false; /* not a directory: nothing to scan, nothing to say */
+	if (!trusted_owner(st->st_uid)) {
+		udd_logf(&ctx->log, UDD_LOG_WARN,
+			 "pool: directory %s skipped: it belongs to uid %u, not to this user or root",
+			 dir, (unsigned)st->st_uid);
+		return false;
+	}
+	if (st->st_mode & 0022) {
+		udd_logf(&ctx->log, UDD_LOG_WARN,
+			 "pool: directory %s skipped: it is writable by %s", dir,
+			 (st->st_mode & 0002) ? "everyone" : "its group");
+		return false;
+	}
+	return true;
+}
+
+static int scan_dir(struct udd_ctx *ctx, struct udd_loc_list *l, const char *dir)
+{
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		return 0; /* a missing directory is an empty one */
+	if (!pool_dir_trusted(ctx, dir, &st))
+		return 0;
 	DIR *d = opendir(dir);
 	if (!d)
-		return 0; /* a missing directory is an empty one */
+		return 0;
 	struct dirent *de;
 	int rc = 0;
 	while (!rc && (de = readdir(d))) {
@@ -72,14 +113,26 @@ static int scan_dir(struct udd_loc_list *l, const char *dir)
 		if (strcmp(de->d_name, "control.sock") == 0)
 			continue;
 		char p[600];
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		if (snprintf(p, sizeof(p), "%s/%s", dir, de->d_name) >= (int)sizeof(p)) {
+			udd_logf(&ctx->log, UDD_LOG_WARN, "pool: %s/%s skipped: path too long", dir,
+				 de->d_name);
+			continue;
+		}
+		if (stat(p, &st) < 0 || !S_ISSOCK(st.st_mode))
+			continue;
+		if (!trusted_owner(st.st_uid)) {
+			udd_logf(&ctx->log, UDD_LOG_WARN,
+				 "pool: socket %s skipped: it belongs to uid %u, not to this user or "
+				 "root", p, (unsigned)st.st_uid);
+			continue;
+		}
 		rc = add_loc(l, &udd_vfio_user_backend, p);
 	}
 	closedir(d);
 	return rc;
 }
 
-static int scan_list(struct udd_loc_list *l, const char *colon_list, int dirs)
+static int scan_list(struct udd_ctx *ctx, struct udd_loc_list *l, const char *colon_list, int dirs)
 {
 	if (!colon_list || !*colon_list)
 		return 0;
@@ -88,7 +141,7 @@ static int scan_list(struct udd_loc_list *l, const char *colon_list, int dirs)
 		return -ENOMEM;
 	int rc = 0;
 	for (char *t = strtok_r(copy, ":", &save); t && !rc; t = strtok_r(NULL, ":", &save))
-		rc = dirs ? scan_dir(l, t) : add_loc(l, &udd_vfio_user_backend, t);
+		rc = dirs ? scan_dir(ctx, l, t) : add_loc(l, &udd_vfio_user_backend, t);
 	free(copy);
 	return rc;
 }
@@ -117,12 +170,12 @@ int udd_pool_scan(struct udd_ctx *ctx, struct udd_loc_list *l)
 	if (!(ctx->flags & UDD_CTX_F_NO_EMBEDDED)) {
 		char simdir[600];
 		snprintf(simdir, sizeof(simdir), "%s/sim", ctx->runtime_dir);
-		rc = scan_dir(l, simdir);
+		rc = scan_dir(ctx, l, simdir);
 	}
 	if (!rc)
-		rc = scan_list(l, ctx->pool_dirs, 1);
+		rc = scan_list(ctx, l, ctx->pool_dirs, 1);
 	if (!rc)
-		rc = scan_list(l, ctx->sockets, 0);
+		rc = scan_list(ctx, l, ctx->sockets, 0);
 	if (!rc && !(ctx->flags & UDD_CTX_F_NO_VFIO) && udd_vfio_backend.enumerate) {
 		struct enum_arg a = { l, &udd_vfio_backend };
 		int erc = udd_vfio_backend.enumerate(&ctx->log, enum_add, &a);
@@ -293,10 +346,15 @@ int udd_filter_match(const udd_filter_t *f, const udd_dev_info_t *i)
 	return 1;
 }
 
-int udd_pool_list(udd_ctx_t *ctx, const udd_filter_t *filter, udd_fdid_t *ids, size_t max)
+/*
+ * One probe (one connection) per device per call: what it learns (ids,
+ * class, register sets, interrupts) is all that filters and callers need,
+ * so nothing is asked twice. A server that serves one client at a time (or
+ * exits after its first) is disturbed as little as a listing can.
+ */
+static int list_common(udd_ctx_t *ctx, const udd_filter_t *filter, udd_fdid_t *ids,
+		       udd_dev_info_t *infos, size_t max)
 {
-	if (!ctx || (max && !ids))
-		return -EINVAL;
 	struct udd_loc_list l;
 	int rc = udd_pool_scan(ctx, &l);
 	if (rc)
@@ -312,12 +370,31 @@ int udd_pool_list(udd_ctx_t *ctx, const udd_filter_t *filter, udd_fdid_t *ids, s
 		}
 		if (!udd_filter_match(filter, &info))
 			continue;
-		if (found < max)
-			ids[found] = l.v[i].fdid;
+		if (found < max) {
+			if (ids)
+				ids[found] = l.v[i].fdid;
+			if (infos)
+				infos[found] = info;
+		}
 		found++;
 	}
 	free(l.v);
 	return found > (size_t)INT32_MAX ? INT32_MAX : (int)found;
+}
+
+int udd_pool_list(udd_ctx_t *ctx, const udd_filter_t *filter, udd_fdid_t *ids, size_t max)
+{
+	if (!ctx || (max && !ids))
+		return -EINVAL;
+	return list_common(ctx, filter, ids, NULL, max);
+}
+
+int udd_pool_list_info(udd_ctx_t *ctx, const udd_filter_t *filter, udd_dev_info_t *infos,
+		       size_t max)
+{
+	if (!ctx || (max && !infos))
+		return -EINVAL;
+	return list_common(ctx, filter, NULL, infos, max);
 }
 
 int udd_pool_info(udd_ctx_t *ctx, udd_fdid_t fdid, udd_dev_info_t *info)

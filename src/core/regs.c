@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <linux/vfio.h>
@@ -38,7 +39,7 @@ static void set_err(struct udd_acc_impl *a, int err)
 static bool bad_off(struct udd_acc_impl *a, uint64_t off, unsigned width)
 {
 	if (off >= a->size || a->size - off < width || (off & (width - 1))) {
-		set_err(a, -EINVAL);
+		set_err(a, -EIO); /* reported as a failed access (udd_acc_check) */
 		return true;
 	}
 	if (__atomic_load_n(&a->dev->gone, __ATOMIC_ACQUIRE)) {
@@ -182,14 +183,18 @@ static void s_rep(struct udd_acc *h, uint64_t off, void *buf, size_t count, unsi
 	struct udd_acc_impl *a = ACC(h);
 	uint8_t *b = buf;
 	uint64_t step = (flags & UDD_DEV_NO_AUTOINCR) ? 0 : width;
-	if (width != 1 && width != 2 && width != 4 && width != 8) {
+	if ((width != 1 && width != 2 && width != 4 && width != 8) ||
+	    (flags & ~(unsigned)UDD_DEV_NO_AUTOINCR)) {
+		/* a bad argument: nothing done, the handle says -EINVAL */
 		set_err(a, -EINVAL);
+		if (dir == 0 && width && width <= 8 && count <= SIZE_MAX / width)
+			memset(buf, 0xff, count * width);
 		return;
 	}
 	/* Check the whole span up front so a bad rep does nothing at all. */
 	uint64_t span = step ? (uint64_t)count * width : width;
 	if (count && (count > a->size / width || bad_off(a, off, width) || a->size - off < span)) {
-		set_err(a, -EINVAL);
+		set_err(a, -EIO); /* outside the handle: as a single access would */
 		if (dir == 0 && count <= SIZE_MAX / width)
 			memset(buf, 0xff, count * width); /* refused reads read all ones */
 		return;
@@ -308,12 +313,24 @@ int udd_regs_map(udd_dev_t *dev, unsigned rnumber, uint64_t offset, uint64_t len
 			start = ao;
 		uint64_t end = offset + len;
 		uint64_t mlen = ((end - start) + (uint64_t)pg - 1) & ~((uint64_t)pg - 1);
-		void *p = mmap(NULL, mlen, PROT_READ | PROT_WRITE, MAP_SHARED, r->mmap_fd,
-			       (off_t)(r->mmap_offset + start));
-		if (p == MAP_FAILED) {
-			udd_logf(&dev->ctx->log, UDD_LOG_INFO,
-				 "regs: mmap of set %u failed (%s); trapping it", rnumber, strerror(errno));
+		/* The backend checked the file's size when it got the fd; a file
+		 * cut short since then would make an access SIGBUS: checked again. */
+		struct stat st;
+		void *p = MAP_FAILED;
+		if (fstat(r->mmap_fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    (st.st_size < 0 || (uint64_t)st.st_size < r->mmap_offset + end)) {
+			udd_logf(&dev->ctx->log, UDD_LOG_WARN,
+				 "regs: set %u: the server's file ends before the range (%lld bytes); "
+				 "trapping it", rnumber, (long long)st.st_size);
 		} else {
+			p = mmap(NULL, mlen, PROT_READ | PROT_WRITE, MAP_SHARED, r->mmap_fd,
+				 (off_t)(r->mmap_offset + start));
+			if (p == MAP_FAILED)
+				udd_logf(&dev->ctx->log, UDD_LOG_INFO,
+					 "regs: mmap of set %u failed (%s); trapping it", rnumber,
+					 strerror(errno));
+		}
+		if (p != MAP_FAILED) {
 			a->map_base = p;
 			a->map_len = mlen;
 			a->map = (volatile uint8_t *)p + (offset - start);
@@ -387,7 +404,7 @@ int udd_acc_check(udd_acc_t *acc)
 	struct udd_acc_impl *a = ACC(acc);
 	int e = __atomic_load_n(&a->err, __ATOMIC_ACQUIRE);
 	if (e)
-		return e == -ENODEV ? -ENODEV : -EIO;
+		return e == -ENODEV || e == -EINVAL ? e : -EIO;
 	if (__atomic_load_n(&a->dev->gone, __ATOMIC_ACQUIRE))
 		return -ENODEV;
 	return 0;

@@ -134,6 +134,18 @@ int main(int argc, char **argv)
 	char want[64];
 	snprintf(want, sizeof(want), "pid %ld", (long)getpid());
 	CHECK(strstr(lastlog, want) != NULL);
+	/* a server that accepts no one meanwhile (as a single-client server
+	 * busy with the holder would; stopped here) must not delay the answer:
+	 * the lock file is looked at before connecting */
+	kill(srv, SIGSTOP);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_EQ(udd_dev_borrow(ctx, id, UDD_BORROW_EXCLUSIVE, &b), -EBUSY);
+	CHECK_EQ(udd_dev_borrow(ctx, id, 0, &b), -EBUSY);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	CHECK(ms < 500);
+	kill(srv, SIGCONT);
 	udd_dev_return(a);
 
 	/* shared + shared across processes; shared blocks exclusive */

@@ -9,6 +9,8 @@
  * Each case must end in a clean negative errno, without a leaked fd.
  */
 #include <dirent.h>
+#include <fcntl.h>
+#include <time.h>
 #include <poll.h>
 #include <signal.h>
 #include <pthread.h>
@@ -62,6 +64,10 @@ enum bad {
 	BAD_VERSION_EBUSY,  /* VERSION: error reply EBUSY */
 	BAD_VERSION_EOF,    /* VERSION: close at once */
 	BAD_DEVINFO_IRQS,   /* DEVICE_GET_INFO: num_irqs 1000 */
+	BAD_DMA_FLOOD,      /* REGION_READ: DMA_READ commands every 10 ms for 5 s, no reply */
+	BAD_DRIBBLE,        /* REGION_READ: the reply one byte per 50 ms */
+	BAD_SHORT_MMAP,     /* region 0: the mmap fd ends before the last sparse area */
+	BAD_MMAP_PIPE,      /* region 0: the mmap fd is a pipe */
 };
 
 #define R2_SIZE 0x20000u
@@ -84,6 +90,8 @@ struct fake {
 	uint8_t *buf;
 	uint8_t r2[R2_SIZE];
 	int memfd;
+	int shortfd;        /* a memfd of 0x12000 bytes: short for region 0 */
+	int pipefd[2];
 	pthread_mutex_t lock;
 	/* observations */
 	bool caps_ok;
@@ -266,6 +274,10 @@ static void do_region_info(struct fake *f, const struct vfu_hdr *req, const uint
 		if (f->bad == BAD_CAP_OUTSIDE)
 			o->cap_offset = o->argsz;
 		fds[nfds++] = f->memfd;
+		if (f->bad == BAD_SHORT_MMAP)
+			fds[0] = f->shortfd;
+		if (f->bad == BAD_MMAP_PIPE)
+			fds[0] = f->pipefd[0];
 		if (f->bad == BAD_TOO_MANY_FDS)
 			fds[nfds++] = f->memfd;
 		if (f->bad == BAD_ARGSZ_RETRY && asked < 5000) {
@@ -460,6 +472,36 @@ static void *fake_main(void *arg)
 				goto out;
 			if (f->bad == BAD_HANG)
 				break;
+			if (f->bad == BAD_DMA_FLOOD) {
+				/* legitimate-looking commands, each well within the
+				 * timeout, but never the reply */
+				struct vfu_dma_access da = { .addr = 0x7000000000ull, .count = 8 };
+				for (int i = 0; i < 500; i++) {
+					struct vfu_hdr c = { .msg_id = ++f->id, .cmd = VFU_CMD_DMA_READ,
+							     .flags = VFU_F_TYPE_COMMAND |
+								      VFU_F_NO_REPLY };
+					if (vfu_msg_send(f->sock, &c, &da, sizeof(da), NULL, 0))
+						break;
+					usleep(10000);
+				}
+				break;
+			}
+			if (f->bad == BAD_DRIBBLE) {
+				uint8_t m[16 + 16 + 4];
+				struct vfu_hdr r = { .msg_id = h.msg_id, .cmd = h.cmd,
+						     .flags = VFU_F_TYPE_REPLY,
+						     .msg_size = sizeof(m) };
+				a.count = 4;
+				memcpy(m, &r, 16);
+				memcpy(m + 16, &a, 16);
+				memset(m + 32, 0x5a, 4);
+				for (size_t i = 0; i < sizeof(m); i++) {
+					if (send(f->sock, m + i, 1, MSG_NOSIGNAL) != 1)
+						break;
+					usleep(50000);
+				}
+				break;
+			}
 			if (f->bad == BAD_SHORT_SIZE || f->bad == BAD_HUGE_SIZE) {
 				struct vfu_hdr r = { .msg_id = h.msg_id, .cmd = h.cmd,
 						     .flags = VFU_F_TYPE_REPLY };
@@ -571,6 +613,10 @@ static struct fake *fake_start(enum bad bad, bool twin, const char *borrow)
 	f->memfd = memfd_create("fake-bar", MFD_CLOEXEC);
 	REQUIRE(f->memfd >= 0);
 	REQUIRE(ftruncate(f->memfd, 0x20000) == 0);
+	f->shortfd = memfd_create("fake-short", MFD_CLOEXEC);
+	REQUIRE(f->shortfd >= 0);
+	REQUIRE(ftruncate(f->shortfd, 0x12000) == 0);
+	REQUIRE(pipe2(f->pipefd, O_CLOEXEC) == 0);
 	snprintf(f->path, sizeof(f->path), "/tmp/udd-vfu-client-%d-%d.sock", (int)getpid(),
 		 n_test++);
 	unlink(f->path);
@@ -594,6 +640,9 @@ static void fake_stop(struct fake *f)
 	pthread_join(f->thr, NULL);
 	close(f->lfd);
 	close(f->memfd);
+	close(f->shortfd);
+	close(f->pipefd[0]);
+	close(f->pipefd[1]);
 	unlink(f->path);
 	pthread_mutex_destroy(&f->lock);
 	free(f->buf);
@@ -870,14 +919,25 @@ static void test_bad_read(enum bad bad, int want, const char *name)
 	struct fake *f = fake_start(bad, false, "shared");
 	fake_run(f);
 	void *d = NULL;
-	int rc = bad == BAD_HANG ? vfu_client_open_timeout(f->path, UDD_BE_SHARED, &tlog, 300, &d)
-				 : be->open(f->path, UDD_BE_SHARED, &tlog, &d);
+	bool timed = bad == BAD_HANG || bad == BAD_DMA_FLOOD || bad == BAD_DRIBBLE;
+	int rc = timed ? vfu_client_open_timeout(f->path, UDD_BE_SHARED, &tlog, 300, &d)
+		       : be->open(f->path, UDD_BE_SHARED, &tlog, &d);
 	REQUIRE_OK(rc);
 	uint32_t v = 0;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = be->region_read(d, 2, 0, &v, 4);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 	if (rc != want)
 		fprintf(stderr, "case %s: got %d, want %d\n", name, rc, want);
 	CHECK_EQ(rc, want);
+	if (timed) {
+		/* the 300 ms bound the whole call, not each receive */
+		if (ms > 800)
+			fprintf(stderr, "case %s: took %ld ms\n", name, ms);
+		CHECK(ms >= 250 && ms <= 800);
+	}
 	CHECK_EQ(be->region_read(d, 2, 0, &v, 4), -ENODEV);
 	CHECK_EQ(be->region_write(d, 2, 0, &v, 4), -ENODEV);
 	CHECK_EQ(be->check(d), -ENODEV);
@@ -964,6 +1024,79 @@ static void test_server_gone_idle(void)
 	f->thr = pthread_self();
 	close(f->lfd);
 	close(f->memfd);
+	close(f->shortfd);
+	close(f->pipefd[0]);
+	close(f->pipefd[1]);
+	unlink(f->path);
+	pthread_mutex_destroy(&f->lock);
+	free(f->buf);
+	free(f);
+	CHECK_EQ(count_fds(), fd0);
+}
+
+/* The server hands out an mmap fd that cannot back the region (shorter than
+ * the areas, or not a file): the region is trapped, never mmapped into a
+ * SIGBUS; the rest of the session works. */
+static void test_bad_mmap_fd(enum bad bad, const char *name)
+{
+	int fd0 = count_fds();
+	struct fake *f = fake_start(bad, false, "shared");
+	fake_run(f);
+	void *d = NULL;
+	REQUIRE_OK(be->open(f->path, UDD_BE_SHARED, &tlog, &d));
+	struct udd_be_region r;
+	int rc = be->region_info(d, 0, &r);
+	if (rc)
+		fprintf(stderr, "case %s: got %d\n", name, rc);
+	CHECK_EQ(rc, 0);
+	CHECK_EQ(r.mmap_fd, -1);
+	CHECK_EQ(r.flags & VFIO_REGION_INFO_FLAG_MMAP, 0);
+	CHECK_EQ(r.nsparse, 0);
+	CHECK_EQ(r.size, 0x4000);
+	uint32_t v = 0;
+	CHECK_EQ(be->region_read(d, 2, 0, &v, 4), 0);
+	be->close(d);
+	fake_stop(f);
+	CHECK_EQ(count_fds(), fd0);
+}
+
+/* A server whose accept backlog is full: the connect is bounded by the
+ * call's deadline (a blocking connect would wait for it forever). */
+static void test_backlog_full(void)
+{
+	int fd0 = count_fds();
+	struct fake *f = fake_start(BAD_NONE, false, "shared");
+	/* never accepted: backlog 0 holds one connection, ours fills it */
+	REQUIRE(listen(f->lfd, 0) == 0);
+	int fill[4], nfill = 0;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	strcpy(sa.sun_path, f->path);
+	for (; nfill < 4; nfill++) {
+		fill[nfill] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		REQUIRE(fill[nfill] >= 0);
+		if (connect(fill[nfill], (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			close(fill[nfill]);
+			break;
+		}
+	}
+	CHECK(nfill >= 1 && nfill < 4);
+	void *d = (void *)1;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = vfu_client_open_timeout(f->path, UDD_BE_PROBE, &tlog, 300, &d);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	CHECK_EQ(rc, -ETIMEDOUT);
+	CHECK(d == (void *)1);
+	CHECK(ms >= 250 && ms <= 800);
+	for (int i = 0; i < nfill; i++)
+		close(fill[i]);
+	f->thr = pthread_self();
+	close(f->lfd);
+	close(f->memfd);
+	close(f->shortfd);
+	close(f->pipefd[0]);
+	close(f->pipefd[1]);
 	unlink(f->path);
 	pthread_mutex_destroy(&f->lock);
 	free(f->buf);
@@ -988,6 +1121,11 @@ int main(void)
 	test_bad_read(BAD_READ_COUNT, -EPROTO, "short data");
 	test_bad_read(BAD_CLOSE, -ENODEV, "server closes mid-session");
 	test_bad_read(BAD_HANG, -ETIMEDOUT, "server hangs");
+	test_bad_read(BAD_DMA_FLOOD, -ETIMEDOUT, "DMA_READ flood holds the reply back");
+	test_bad_read(BAD_DRIBBLE, -ETIMEDOUT, "reply dribbled a byte at a time");
+	test_bad_mmap_fd(BAD_SHORT_MMAP, "mmap fd shorter than the areas");
+	test_bad_mmap_fd(BAD_MMAP_PIPE, "mmap fd is a pipe");
+	test_backlog_full();
 
 	test_bad_region(BAD_CAP_OUTSIDE, "cap_offset outside");
 	test_bad_region(BAD_CAP_NEXT_OUT, "next outside");

@@ -15,15 +15,21 @@
  *  - DMA_READ/DMA_WRITE are served from the vaddr given to dma_map(), only
  *    when the whole access lies inside one window with the permission it
  *    needs; anything else gets an error reply EFAULT.
- *  - Every receive is bounded by a timeout (10 s, DEVICE_RESET 30 s); after
- *    a timeout, EOF or any protocol violation the connection is marked
- *    broken and every later call fails with -ENODEV at once.
+ *  - Every call has an overall deadline (10 s, DEVICE_RESET 30 s) that
+ *    bounds the connect, the send, the wait for the reply and the server
+ *    commands served meanwhile, however the server cuts its messages up;
+ *    after a timeout, EOF or any protocol violation the connection is
+ *    marked broken and every later call fails with -ENODEV at once.
+ *  - A mappable region's descriptor is checked (fstat) before the core may
+ *    mmap it: one that is not a regular file, or is shorter than the areas
+ *    it should back, leaves the region trapped (no SIGBUS later).
  *  - Errors: an error reply gives -(error) (1..4095, else -EIO); peer gone
  *    -ENODEV; malformed -EPROTO; no answer -ETIMEDOUT.
  */
 #include "client.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -36,6 +42,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -197,9 +204,10 @@ static int dma_copy(struct vfu_client *c, uint64_t addr, uint8_t *data, uint64_t
 }
 
 /* Serve one server command of @len bytes in @buf (capacity VFU_MAX_MSG_SIZE;
- * the reply is built in place). Returns 0, or a negative errno when the
- * reply could not be sent. */
-static int serve_cmd(struct vfu_client *c, int sock, uint8_t *buf, size_t len)
+ * the reply is built in place), its reply sent by @deadline_ms (< 0: none).
+ * Returns 0, or a negative errno when the reply could not be sent. */
+static int serve_cmd(struct vfu_client *c, int sock, uint8_t *buf, size_t len,
+		     int64_t deadline_ms)
 {
 	struct vfu_hdr h;
 	memcpy(&h, buf, sizeof(h));
@@ -277,7 +285,7 @@ static int serve_cmd(struct vfu_client *c, int sock, uint8_t *buf, size_t len)
 		rlen = 0;
 	}
 	/* the request's struct vfu_dma_access is still at buf+16: echoed */
-	return vfu_msg_send(sock, &r, buf + sizeof(h), rlen, NULL, 0);
+	return vfu_msg_send2_until(sock, &r, buf + sizeof(h), rlen, NULL, 0, NULL, 0, deadline_ms);
 }
 
 static void *svc_thread(void *arg)
@@ -299,7 +307,7 @@ static void *svc_thread(void *arg)
 			why = -EPROTO;
 			break;
 		}
-		int rc = serve_cmd(c, c->sock2, c->rx2, (size_t)n);
+		int rc = serve_cmd(c, c->sock2, c->rx2, (size_t)n, -1);
 		if (rc) {
 			why = rc;
 			break;
@@ -330,18 +338,24 @@ static long xact(struct vfu_client *c, uint16_t cmd, const void *p1, size_t l1, 
 		return -ENODEV;
 	/* The reply is waited for by a blocking recvmsg bounded by SO_RCVTIMEO
 	 * (EAGAIN -> -ETIMEDOUT in io_fail), not by a poll before each
-	 * recvmsg: two system calls fewer per round trip (bench_transport). */
+	 * recvmsg: two system calls fewer per round trip (bench_transport).
+	 * @timeout_ms bounds the whole call, not each receive: server commands
+	 * interleaved with the reply (DMA_READ/WRITE) are served only until the
+	 * deadline, so a flood of them cannot hold the call (vfu_msg_recv_until
+	 * shortens SO_RCVTIMEO as the deadline comes near). */
+	if (timeout_ms <= 0)
+		return -EINVAL;
+	int64_t deadline = vfu_now_ms() + timeout_ms;
 	if (timeout_ms != c->rcv_timeo_ms) {
 		struct timeval tv = { .tv_sec = timeout_ms / 1000,
 				      .tv_usec = (timeout_ms % 1000) * 1000 };
-		if (timeout_ms <= 0 ||
-		    setsockopt(c->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		if (setsockopt(c->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
 			return -EINVAL;
 		c->rcv_timeo_ms = timeout_ms;
 	}
 	uint16_t id = c->next_id++;
 	struct vfu_hdr h = { .msg_id = id, .cmd = cmd, .flags = VFU_F_TYPE_COMMAND };
-	int rc = vfu_msg_send2(c->sock, &h, p1, l1, p2, l2, fds, nfds);
+	int rc = vfu_msg_send2_until(c->sock, &h, p1, l1, p2, l2, fds, nfds, deadline);
 	if (rc == -EINVAL)
 		return rc; /* refused before anything was sent */
 	if (rc)
@@ -349,7 +363,8 @@ static long xact(struct vfu_client *c, uint16_t cmd, const void *p1, size_t l1, 
 	for (;;) {
 		int tfds[VFU_CLIENT_MAX_RECV_FDS];
 		size_t nf = VFU_CLIENT_MAX_RECV_FDS;
-		long n = vfu_msg_recv(c->sock, c->rx, VFU_MAX_MSG_SIZE, tfds, &nf, -1);
+		long n = vfu_msg_recv_until(c->sock, c->rx, VFU_MAX_MSG_SIZE, tfds, &nf, -1,
+					    deadline, &c->rcv_timeo_ms);
 		if (n <= 0) {
 			if (n == -EPROTO)
 				udd_logf(c->log, UDD_LOG_ERR,
@@ -368,9 +383,15 @@ static long xact(struct vfu_client *c, uint16_t cmd, const void *p1, size_t l1, 
 				vfu_close_fds(tfds, nf);
 				return violation(c, "descriptors with a server command");
 			}
-			rc = serve_cmd(c, c->sock, c->rx, (size_t)n);
+			rc = serve_cmd(c, c->sock, c->rx, (size_t)n, deadline);
 			if (rc)
 				return io_fail(c, rc);
+			if (vfu_now_ms() >= deadline) {
+				udd_logf(c->log, UDD_LOG_ERR,
+					 "vfio-user: no reply to cmd %u within %d ms (server commands "
+					 "kept coming)", cmd, timeout_ms);
+				return io_fail(c, -ETIMEDOUT);
+			}
 			continue;
 		}
 		if (type != VFU_F_TYPE_REPLY || r.msg_id != id || r.cmd != cmd) {
@@ -691,24 +712,71 @@ static int get_devinfo(struct vfu_client *c)
 /* open / close                                                              */
 /* ------------------------------------------------------------------------ */
 
-static int do_connect(const char *path, int *out)
+/*
+ * Connect by @deadline_ms. The socket is non-blocking while connecting: a
+ * server whose accept backlog is full makes connect() fail with EAGAIN
+ * (a blocking one would wait for it without bound), which is retried until
+ * the deadline. Blocking again afterwards (replies are read by blocking
+ * recvmsg under SO_RCVTIMEO).
+ */
+static int do_connect(struct udd_log *log, const char *path, int64_t deadline_ms, int *out)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	size_t len = strlen(path);
 	if (len == 0)
 		return -EINVAL;
-	if (len >= sizeof(sa.sun_path))
+	if (len >= sizeof(sa.sun_path)) {
+		udd_logf(log, UDD_LOG_ERR,
+			 "vfio-user: socket path %s is too long for a UNIX socket (%zu bytes, "
+			 "at most %zu)", path, len, sizeof(sa.sun_path) - 1);
 		return -ENAMETOOLONG;
+	}
 	memcpy(sa.sun_path, path, len + 1);
-	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0)
 		return -errno;
+	int e = 0;
 	for (;;) {
 		if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0)
 			break;
 		if (errno == EINTR)
 			continue;
-		int e = -errno;
+		if (errno != EAGAIN && errno != EINPROGRESS) {
+			e = -errno;
+			break;
+		}
+		if (errno == EINPROGRESS) {
+			/* not seen for AF_UNIX today; wait for the outcome */
+			int64_t left = deadline_ms - vfu_now_ms();
+			struct pollfd p = { .fd = s, .events = POLLOUT };
+			int r = left > 0 ? poll(&p, 1, (int)left) : 0;
+			int soe = 0;
+			socklen_t sl = sizeof(soe);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				e = r == 0 ? -ETIMEDOUT : -errno;
+				break;
+			}
+			if (getsockopt(s, SOL_SOCKET, SO_ERROR, &soe, &sl) < 0)
+				soe = errno;
+			e = -soe;
+			break;
+		}
+		if (vfu_now_ms() >= deadline_ms) {
+			udd_logf(log, UDD_LOG_INFO,
+				 "vfio-user: %s: the server accepts no connection (backlog full)",
+				 path);
+			e = -ETIMEDOUT;
+			break;
+		}
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	int fl = e ? 0 : fcntl(s, F_GETFL);
+	if (!e && (fl < 0 || fcntl(s, F_SETFL, fl & ~O_NONBLOCK) < 0))
+		e = -errno;
+	if (e) {
 		close(s);
 		return e;
 	}
@@ -792,7 +860,7 @@ int vfu_client_open_timeout(const char *loc, enum udd_be_mode mode, struct udd_l
 	c->rx = malloc(VFU_MAX_MSG_SIZE);
 	if (!c->rx)
 		goto fail;
-	rc = do_connect(loc, &c->sock);
+	rc = do_connect(log, loc, vfu_now_ms() + timeout_ms, &c->sock);
 	if (rc)
 		goto fail;
 	set_send_timeout(c->sock, timeout_ms);
@@ -865,6 +933,42 @@ static int vu_device_info(void *bdev, struct udd_be_devinfo *out)
 		return -ENODEV;
 	*out = c->info;
 	return 0;
+}
+
+/*
+ * Can @fd back every mappable area of @r (mmap_offset, size, sparse areas
+ * filled in)? Only a regular file (memfd, shm, file) whose size reaches the
+ * end of each area: mapping past the end of a file gives SIGBUS on access,
+ * which a malicious or broken server must not be able to cause. No: logged,
+ * and the region is trapped instead.
+ */
+static bool mmap_fd_covers(struct vfu_client *c, uint32_t index, int fd,
+			   const struct udd_be_region *r)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		udd_logf(c->log, UDD_LOG_WARN,
+			 "vfio-user: region %u: the mmap descriptor is not a regular file; "
+			 "trapping the region", index);
+		return false;
+	}
+	uint64_t end = 0;
+	if (r->nsparse == 0) {
+		end = r->size;
+	} else {
+		for (uint32_t i = 0; i < r->nsparse; i++)
+			if (r->sparse[i].offset + r->sparse[i].size > end)
+				end = r->sparse[i].offset + r->sparse[i].size;
+	}
+	/* mmap_offset + region size <= INT64_MAX was checked by the caller */
+	if (st.st_size < 0 || (uint64_t)st.st_size < r->mmap_offset + end) {
+		udd_logf(c->log, UDD_LOG_WARN,
+			 "vfio-user: region %u: the mmap descriptor has %lld bytes, the mappable "
+			 "area ends at %llu; trapping the region", index, (long long)st.st_size,
+			 (unsigned long long)(r->mmap_offset + end));
+		return false;
+	}
+	return true;
 }
 
 /*
@@ -979,6 +1083,8 @@ static int parse_region(struct vfu_client *c, uint32_t index, const uint8_t *pl,
 			 trapped, UDD_BE_MAX_SPARSE);
 	if (sparse_seen && out->nsparse == 0)
 		mmap_ok = false; /* a sparse capability with no area: nothing mappable */
+	if (mmap_ok && !mmap_fd_covers(c, index, fds[0], out))
+		mmap_ok = false;
 	if (mmap_ok) {
 		out->flags |= VFIO_REGION_INFO_FLAG_MMAP;
 		out->mmap_fd = fds[0];
@@ -1359,6 +1465,12 @@ static int vu_check(void *bdev)
 	return 0;
 }
 
+static int vu_peer_fd(void *bdev)
+{
+	const struct vfu_client *c = bdev;
+	return c ? c->sock : -1;
+}
+
 static void vu_set_fault_cb(void *bdev, udd_be_fault_cb_t cb, void *user)
 {
 	struct vfu_client *c = bdev;
@@ -1397,4 +1509,5 @@ const struct udd_backend_ops udd_vfio_user_backend = {
 	.check = vu_check,
 	.iova_ranges = vu_iova_ranges,
 	.set_fault_cb = vu_set_fault_cb,
+	.peer_fd = vu_peer_fd,
 };

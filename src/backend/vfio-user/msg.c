@@ -3,9 +3,13 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 void vfu_close_fds(int *fds, size_t n)
@@ -18,8 +22,31 @@ void vfu_close_fds(int *fds, size_t n)
 	}
 }
 
-int vfu_msg_send2(int sock, struct vfu_hdr *hdr, const void *p1, size_t l1, const void *p2,
-		  size_t l2, const int *fds, size_t nfds)
+int64_t vfu_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait until @sock is writable or the deadline passes: 0 or -ETIMEDOUT. */
+static int wait_writable(int sock, int64_t deadline_ms)
+{
+	for (;;) {
+		int64_t left = deadline_ms - vfu_now_ms();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		struct pollfd p = { .fd = sock, .events = POLLOUT };
+		int r = poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+int vfu_msg_send2_until(int sock, struct vfu_hdr *hdr, const void *p1, size_t l1, const void *p2,
+			size_t l2, const int *fds, size_t nfds, int64_t deadline_ms)
 {
 	if (!hdr || nfds > VFU_MAX_FDS || (l1 && !p1) || (l2 && !p2) || (nfds && !fds))
 		return -EINVAL;
@@ -49,11 +76,21 @@ int vfu_msg_send2(int sock, struct vfu_hdr *hdr, const void *p1, size_t l1, cons
 		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
 	}
 	size_t sent = 0;
+	/* With a deadline the socket is written without blocking and waited
+	 * for by poll, so that a peer that stops reading cannot hold the send
+	 * past it; without one, a blocking send (bounded by SO_SNDTIMEO). */
+	int flags = MSG_NOSIGNAL | (deadline_ms >= 0 ? MSG_DONTWAIT : 0);
 	while (sent < total) {
-		ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+		ssize_t n = sendmsg(sock, &mh, flags);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			if (deadline_ms >= 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+				int w = wait_writable(sock, deadline_ms);
+				if (w)
+					return w;
+				continue;
+			}
 			return -errno;
 		}
 		sent += (size_t)n;
@@ -76,10 +113,16 @@ int vfu_msg_send2(int sock, struct vfu_hdr *hdr, const void *p1, size_t l1, cons
 	return 0;
 }
 
+int vfu_msg_send2(int sock, struct vfu_hdr *hdr, const void *p1, size_t l1, const void *p2,
+		  size_t l2, const int *fds, size_t nfds)
+{
+	return vfu_msg_send2_until(sock, hdr, p1, l1, p2, l2, fds, nfds, -1);
+}
+
 int vfu_msg_send(int sock, struct vfu_hdr *hdr, const void *payload, size_t len, const int *fds,
 		 size_t nfds)
 {
-	return vfu_msg_send2(sock, hdr, payload, len, NULL, 0, fds, nfds);
+	return vfu_msg_send2_until(sock, hdr, payload, len, NULL, 0, fds, nfds, -1);
 }
 
 static int wait_readable(int sock, int timeout_ms)
@@ -123,7 +166,32 @@ static int take_fds(struct msghdr *mh, int *fds, size_t cap, size_t *got)
 	return rc;
 }
 
+/* Arm SO_RCVTIMEO with @ms (>= 1); 0 or -errno. */
+static int arm_rcvtimeo(int sock, int64_t ms, int *armed)
+{
+	if (ms < 1)
+		ms = 1;
+	if (ms > INT32_MAX)
+		ms = INT32_MAX;
+	struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+	if (setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	*armed = (int)ms;
+	return 0;
+}
+
+/* A receive timeout armed this much longer than what is left of the
+ * deadline is shortened first; below that, the overshoot is tolerated (it
+ * saves a system call per receive on the fast path). */
+#define VFU_ARM_SLACK_MS 20
+
 long vfu_msg_recv(int sock, void *buf, size_t cap, int *fds, size_t *nfds, int timeout_ms)
+{
+	return vfu_msg_recv_until(sock, buf, cap, fds, nfds, timeout_ms, -1, NULL);
+}
+
+long vfu_msg_recv_until(int sock, void *buf, size_t cap, int *fds, size_t *nfds, int timeout_ms,
+			int64_t deadline_ms, int *armed_ms)
 {
 	size_t fcap = (fds && nfds) ? *nfds : 0;
 	size_t got = 0;
@@ -138,10 +206,33 @@ long vfu_msg_recv(int sock, void *buf, size_t cap, int *fds, size_t *nfds, int t
 		struct cmsghdr align;
 	} ctl;
 	size_t have = 0, want = sizeof(struct vfu_hdr);
+	bool timed_out = false;
 	while (have < want) {
-		rc = wait_readable(sock, timeout_ms);
-		if (rc)
-			goto fail;
+		if (deadline_ms >= 0) {
+			/* the deadline bounds the whole message, however it is cut up */
+			int64_t left = deadline_ms - vfu_now_ms();
+			if (left <= 0) {
+				rc = -ETIMEDOUT;
+				goto fail;
+			}
+			if (armed_ms) {
+				if (*armed_ms <= 0 || *armed_ms > left + VFU_ARM_SLACK_MS ||
+				    (timed_out && *armed_ms < left)) {
+					rc = arm_rcvtimeo(sock, left, armed_ms);
+					if (rc)
+						goto fail;
+				}
+			} else {
+				rc = wait_readable(sock, left > INT32_MAX ? INT32_MAX : (int)left);
+				if (rc)
+					goto fail;
+			}
+		} else {
+			rc = wait_readable(sock, timeout_ms);
+			if (rc)
+				goto fail;
+		}
+		timed_out = false;
 		struct iovec iov = { .iov_base = (char *)buf + have, .iov_len = want - have };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
 				     .msg_controllen = sizeof(ctl.buf) };
@@ -149,6 +240,10 @@ long vfu_msg_recv(int sock, void *buf, size_t cap, int *fds, size_t *nfds, int t
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			if (deadline_ms >= 0 && armed_ms && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+				timed_out = true; /* the armed timeout: the loop checks the deadline */
+				continue;
+			}
 			rc = -errno;
 			goto fail;
 		}
