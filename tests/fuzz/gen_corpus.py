@@ -3,6 +3,8 @@
 """Write the seed corpus of the vfio-user fuzzers: valid sessions, one file each.
 
     python3 tests/fuzz/gen_corpus.py [OUTDIR]     (default: tests/fuzz/corpus)
+    python3 tests/fuzz/gen_corpus.py --found [OUTDIR]   (default: tests/fuzz/found)
+      hand-minimised reproducers of open crashes (not replayed by ctest)
 
 The input format is described in tests/fuzz/fuzz.h, fuzz_server.c and
 fuzz_client.c (and in prose in docs/fuzzing.md). Files are named after the
@@ -301,10 +303,36 @@ def client_corpus():
     return c
 
 
+# ---------------------------------------------------------------------------
+# Hand-minimised reproducers of crashes the fuzzers found (written with
+# --found into tests/fuzz/found/, which is not replayed until they are fixed)
+# ---------------------------------------------------------------------------
+def found_server():
+    c = {}
+    # DMA_MAP of 0x2000 bytes backed by a 0x1000-byte memfd: udd-sim mmaps it
+    # without checking the file size; edu's DMA into the second page: SIGBUS.
+    s = S(M_EDU).dma_map(0x10000, 0x2000, 3, fds=fdspec(FD_MEMFD), arg=0x1000)
+    s.wr(0, EDU_DMA_BUF, b'\xa5' * 16)
+    edu_dma(s, EDU_DMA_BUF, 0x11000, 16, DMA_START | DMA_FROM_DEV)
+    c['dma-map-short-memfd-sigbus'] = s
+    # The same with the mapping entirely past the end of the file (offset).
+    s = S(M_EDU).dma_map(0x10000, 0x1000, 3, offset=0x100000, fds=fdspec(FD_MEMFD), arg=0x1000)
+    edu_dma(s, 0x10000, EDU_DMA_BUF, 16, DMA_START)
+    c['dma-map-offset-past-eof-sigbus'] = s
+    return {k: v.out for k, v in c.items()}
+
+
 def main():
-    top = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(
-        os.path.abspath(__file__)), 'corpus')
-    for target, files in (('fuzz_server', server_corpus()), ('fuzz_client', client_corpus())):
+    args = sys.argv[1:]
+    if args[:1] == ['--found']:
+        top = args[1] if len(args) > 1 else os.path.join(os.path.dirname(
+            os.path.abspath(__file__)), 'found')
+        sets = (('fuzz_server', found_server()),)
+    else:
+        top = args[0] if args else os.path.join(os.path.dirname(
+            os.path.abspath(__file__)), 'corpus')
+        sets = (('fuzz_server', server_corpus()), ('fuzz_client', client_corpus()))
+    for target, files in sets:
         d = os.path.join(top, target)
         os.makedirs(d, exist_ok=True)
         for name, data in sorted(files.items()):
