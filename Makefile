@@ -3,12 +3,16 @@
 #   make test   build and run the whole test suite
 #   make test-asan  the suite again under AddressSanitizer + UndefinedBehaviorSanitizer
 #                   (not the QEMU guest tests: they are static programs, which ASan cannot build)
+#   make fuzz [FUZZ_TIME=60]  build the libFuzzer targets (clang) in build-fuzz and run
+#               each for FUZZ_TIME seconds; fails on a crash (docs/fuzzing.md)
 #   make bench  benchmarks (comparison tables)
 #   make install [PREFIX=/usr/local]
 # Missing Debian packages are installed first (apt-get, as root), saying so.
 
 BUILD ?= build
 BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+FUZZ_TIME ?= 60
 PREFIX ?= /usr/local
 CC ?= cc
 WERROR ?= ON
@@ -16,7 +20,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 DEB_PACKAGES := cmake make gcc pkg-config libjson-c-dev libpci-dev pciutils python3
 
-.PHONY: all deps build run test test-asan bench install clean
+.PHONY: all deps build run test test-asan fuzz bench install clean
 
 all: build
 
@@ -55,6 +59,14 @@ test-asan: deps
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j$(JOBS) -LE vm
 
+# The fuzzers need clang's libFuzzer; build-fuzz is instrumented throughout.
+fuzz: EXTRA_PACKAGES += clang libclang-rt-14-dev
+fuzz: deps
+	CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_C_COMPILER=clang -DUDD_WERROR=$(WERROR) \
+	  -DUDD_FUZZ=ON -DUDD_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD_FUZZ) -j$(JOBS) --target fuzz_server fuzz_client
+	bash tests/fuzz/run_fuzz.sh $(BUILD_FUZZ) $(FUZZ_TIME)
+
 bench: build
 	cmake --build $(BUILD) --target bench
 
@@ -67,4 +79,4 @@ install: build
 	cmake --install $(BUILD) $(INSTALL_PREFIX_ARG)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
