@@ -255,23 +255,25 @@ static void client_free(struct sim_client *cl)
 	free(cl);
 }
 
-/* Receive one message: the first byte may take as long as the client likes
- * (after VERSION), the rest must follow within the body deadline. */
+/* Receive one message. The socket's SO_RCVTIMEO (sim_sock_deadline) bounds
+ * each wait without a poll per message: a timeout before the first byte
+ * (-EAGAIN) just means an idle client — unless it owes us its VERSION; a
+ * timeout inside a message (-ETIMEDOUT) drops it. */
 static long client_recv(struct sim_client *cl, uint8_t *buf, size_t cap, int *fds, size_t *nfds)
 {
-	struct pollfd p = { .fd = cl->sock, .events = POLLIN };
-	int first = cl->borrow == BORROW_NONE ? SIM_HELLO_TIMEOUT_MS : -1;
-	int r;
-	while ((r = poll(&p, 1, first)) < 0 && errno == EINTR)
-		;
-	if (r == 0) {
-		sim_log("%s: client %llu: no VERSION within %d ms: dropped", cl->d->name,
-			(unsigned long long)cl->id, SIM_HELLO_TIMEOUT_MS);
-		return -ETIMEDOUT;
+	for (;;) {
+		size_t n = *nfds;
+		long r = vfu_msg_recv(cl->sock, buf, cap, fds, &n, -1);
+		if (r != -EAGAIN) {
+			*nfds = n;
+			return r;
+		}
+		if (cl->borrow == BORROW_NONE) {
+			sim_log("%s: client %llu: no VERSION within %d ms: dropped", cl->d->name,
+				(unsigned long long)cl->id, SIM_HELLO_TIMEOUT_MS);
+			return -ETIMEDOUT;
+		}
 	}
-	if (r < 0)
-		return -errno;
-	return vfu_msg_recv(cl->sock, buf, cap, fds, nfds, SIM_MSG_BODY_TIMEOUT_MS);
 }
 
 static void client_serve(struct sim_client *cl)

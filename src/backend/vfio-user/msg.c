@@ -244,7 +244,10 @@ long vfu_msg_recv_until(int sock, void *buf, size_t cap, int *fds, size_t *nfds,
 				timed_out = true; /* the armed timeout: the loop checks the deadline */
 				continue;
 			}
-			rc = -errno;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) /* SO_RCVTIMEO or O_NONBLOCK */
+				rc = have == 0 && got == 0 ? -EAGAIN : -ETIMEDOUT;
+			else
+				rc = -errno;
 			goto fail;
 		}
 		int frc = take_fds(&mh, fds, fcap, &got);

@@ -45,6 +45,9 @@ int vfu_msg_send2_until(int sock, struct vfu_hdr *hdr, const void *p1, size_t l1
  * Returns the message size (>= 16); 0 on orderly EOF before any byte;
  * -EPROTO malformed header (msg_size < 16) or truncated message;
  * -EMSGSIZE msg_size > cap (the stream is then unusable); -ETIMEDOUT;
+ * -EAGAIN: a socket timeout (SO_RCVTIMEO) or O_NONBLOCK ended the wait before
+ * any byte of a message was read (the stream is intact: call again); a
+ * socket timeout after part of a message is -ETIMEDOUT (stream unusable);
  * -ECONNRESET; other -errno. On failure every received fd is closed.
  */
 long vfu_msg_recv(int sock, void *buf, size_t cap, int *fds, size_t *nfds, int timeout_ms);
