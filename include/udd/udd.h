@@ -550,7 +550,10 @@ typedef struct udd_dma_attr {
  * @param out     receives the window (owned by the device; udd_dma_unmap()).
  * @return 0; -EINVAL bad arguments or attr; -E2BIG len > attr->max_seg, or
  *         a window that would cross seg_boundary; -ENOSPC no free IOVA range
- *         satisfies attr; -EEXIST F_FIXED overlaps a window; -ENOMEM;
+ *         satisfies attr, or the device's window limit is reached (a
+ *         vfio-user server's max_dma_maps — udd-sim: 16384 per borrower —
+ *         or the daemon's budget below vm.max_map_count); -EEXIST F_FIXED
+ *         overlaps a window; -ENOMEM;
  *         -ENODEV gone; -EIO the peer refused.
  * Blocking: yes. Thread-safety: safe.
  */

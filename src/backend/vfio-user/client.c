@@ -474,7 +474,12 @@ static struct json_object *build_caps(const struct vfu_client *c)
 	    json_object_object_add(caps, "max_msg_fds",
 				   json_object_new_int(VFU_CLIENT_MAX_RECV_FDS)) ||
 	    json_object_object_add(caps, "max_data_xfer_size",
-				   json_object_new_int64(VFU_DEFAULT_MAX_DATA_XFER)))
+				   json_object_new_int64(VFU_DEFAULT_MAX_DATA_XFER)) ||
+	    /* proposed so that a server may state its own limits: the reply's
+	     * capabilities are a subset of the proposal (vfio-user.rst) */
+	    json_object_object_add(caps, "max_dma_maps",
+				   json_object_new_int64(VFU_DEFAULT_MAX_DMA_MAPS)) ||
+	    json_object_object_add(caps, "pgsizes", json_object_new_int64(4096)))
 		goto fail;
 	if (json_object_object_add(caps, "twin_socket", twin)) {
 		twin = NULL; /* json-c frees the value when add fails */
@@ -1321,6 +1326,8 @@ static int win_add(struct vfu_client *c, uint64_t iova, uint64_t size, void *vad
 	pthread_mutex_lock(&c->dma_lock);
 	if (win_find(c, iova, size))
 		rc = -EEXIST;
+	else if (c->nwins >= c->srv_max_dma_maps)
+		rc = -ENOSPC; /* the server's max_dma_maps */
 	else if (!tsearch(w, &c->wins, win_cmp))
 		rc = -ENOMEM;
 	else
