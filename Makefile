@@ -18,7 +18,7 @@ CC ?= cc
 WERROR ?= ON
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-DEB_PACKAGES := cmake make gcc pkg-config libjson-c-dev libpci-dev pciutils python3
+DEB_PACKAGES := cmake make gcc pkg-config libjson-c-dev libpci-dev pciutils python3 libgnutls28-dev iproute2
 
 .PHONY: all deps build run test test-asan fuzz bench install clean
 

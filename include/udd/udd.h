@@ -83,6 +83,9 @@ typedef void (*udd_log_cb_t)(void *user, int level, const char *msg);
 #define UDD_CTX_F_NO_EMBEDDED (1u << 0)
 /** Do not look at VFIO devices of this host. */
 #define UDD_CTX_F_NO_VFIO (1u << 1)
+/** Do not read the cluster file (no remote peers, no node id in local
+ *  fdids); also $UDD_NO_CLUSTER=1. See docs/cluster.md. */
+#define UDD_CTX_F_NO_CLUSTER (1u << 2)
 
 /**
  * Options for udd_ctx_open(). Zero-initialise and set what you need.
@@ -94,7 +97,9 @@ typedef struct udd_ctx_opts {
 	 *  devices added to the pool (besides $UDD_POOL). NULL: none. */
 	const char *pool_dirs;
 	/** Colon-separated vfio-user socket paths added to the pool (besides
-	 *  $UDD_SOCKETS). NULL: none. */
+	 *  $UDD_SOCKETS). NULL: none. A remote device through a gateway is
+	 *  `tcp://HOST:PORT/NAME` (TLS with $UDD_CLUSTER_KEY or the cluster
+	 *  file's key; docs/cluster.md). */
 	const char *sockets;
 	/** Runtime directory of the embedded pool. NULL: $UDD_RUNTIME_DIR,
 	 *  else $XDG_RUNTIME_DIR/udd, else /tmp/udd-<uid>. */

@@ -311,6 +311,9 @@ int udd_ctx_open(udd_ctx_t **out, const udd_ctx_opts_t *opts)
 	e = getenv("UDD_NO_VFIO");
 	if (e && strcmp(e, "1") == 0)
 		ctx->flags |= UDD_CTX_F_NO_VFIO;
+	e = getenv("UDD_NO_CLUSTER");
+	if (e && strcmp(e, "1") == 0)
+		ctx->flags |= UDD_CTX_F_NO_CLUSTER;
 
 	ctx->pool_dirs = join_paths(opts->pool_dirs, getenv("UDD_POOL"));
 	ctx->sockets = join_paths(opts->sockets, getenv("UDD_SOCKETS"));

@@ -22,6 +22,7 @@
 
 #include "client.h"
 #include "internal.h"
+#include "net.h"
 #include "pool.h"
 
 static uint32_t fnv1a(const char *s)
@@ -40,7 +41,16 @@ udd_fdid_t udd_fdid_of(const char *location)
 	return h ? h : 1;
 }
 
+static int add_loc_id(struct udd_loc_list *l, const struct udd_backend_ops *be, const char *path,
+		      udd_fdid_t fdid);
+
 static int add_loc(struct udd_loc_list *l, const struct udd_backend_ops *be, const char *path)
+{
+	return add_loc_id(l, be, path, udd_fdid_of(path));
+}
+
+static int add_loc_id(struct udd_loc_list *l, const struct udd_backend_ops *be, const char *path,
+		      udd_fdid_t fdid)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (strcmp(l->v[i].path, path) == 0)
@@ -57,7 +67,7 @@ static int add_loc(struct udd_loc_list *l, const struct udd_backend_ops *be, con
 	if (snprintf(e->path, sizeof(e->path), "%s", path) >= (int)sizeof(e->path))
 		return 0; /* too long to be a socket path: not a device */
 	e->be = be;
-	e->fdid = udd_fdid_of(path);
+	e->fdid = fdid;
 	l->n++;
 	return 0;
 }
@@ -136,12 +146,25 @@ static int scan_list(struct udd_ctx *ctx, struct udd_loc_list *l, const char *co
 {
 	if (!colon_list || !*colon_list)
 		return 0;
-	char *copy = strdup(colon_list), *save = NULL;
+	char *copy = strdup(colon_list);
 	if (!copy)
 		return -ENOMEM;
 	int rc = 0;
-	for (char *t = strtok_r(copy, ":", &save); t && !rc; t = strtok_r(NULL, ":", &save))
-		rc = dirs ? scan_dir(ctx, l, t) : add_loc(l, &udd_vfio_user_backend, t);
+	for (char *t = copy; t && !rc;) {
+		/* a tcp://HOST:PORT/DEVICE location has colons of its own: it
+		 * ends at the first colon after its device part */
+		char *from = t;
+		if (!dirs && vfu_net_is_tcp(t)) {
+			char *slash = strchr(t + strlen(VFU_NET_SCHEME), '/');
+			from = slash ? slash : t + strlen(t);
+		}
+		char *sep = strchr(from, ':');
+		if (sep)
+			*sep = '\0';
+		if (*t)
+			rc = dirs ? scan_dir(ctx, l, t) : add_loc(l, &udd_vfio_user_backend, t);
+		t = sep ? sep + 1 : NULL;
+	}
 	free(copy);
 	return rc;
 }
@@ -161,6 +184,43 @@ static int cmp_loc(const void *a, const void *b)
 {
 	const struct udd_loc *x = a, *y = b;
 	return x->fdid < y->fdid ? -1 : x->fdid > y->fdid;
+}
+
+struct peer_arg {
+	struct udd_ctx *ctx;
+	struct udd_loc_list *l;
+};
+
+static int peer_dev(void *arg, const char *loc, uint32_t fdid)
+{
+	struct peer_arg *a = arg;
+	return add_loc_id(a->l, &udd_vfio_user_backend, loc, fdid);
+}
+
+/* Each `peer` of the cluster file (udd connect): its gateway's devices.
+ * A peer that does not answer within 1 s is left out, with a log line. */
+static int peer_scan(void *arg, const char *hostport)
+{
+	struct peer_arg *a = arg;
+	int rc = vfu_net_list(hostport, &a->ctx->log, 1000, peer_dev, a);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc)
+		udd_logf(&a->ctx->log, UDD_LOG_INFO, "pool: peer %s left out: %s", hostport,
+			 strerror(-rc));
+	return 0;
+}
+
+/* With a node id in the cluster file, local fdids carry it in their upper
+ * bits (node << 21 | 21-bit hash), as the gateway reports them to other
+ * hosts: one device, one fdid, across the cluster. */
+static void local_node_ids(struct udd_loc_list *l, unsigned node)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		if (vfu_net_is_tcp(l->v[i].path) || l->v[i].be != &udd_vfio_user_backend)
+			continue;
+		l->v[i].fdid = (udd_fdid_t)node << 21 | (udd_fdid_of(l->v[i].path) & 0x1fffffu);
+	}
 }
 
 int udd_pool_scan(struct udd_ctx *ctx, struct udd_loc_list *l)
@@ -183,6 +243,15 @@ int udd_pool_scan(struct udd_ctx *ctx, struct udd_loc_list *l)
 			rc = erc;
 		else if (erc)
 			udd_logf(&ctx->log, UDD_LOG_DEBUG, "pool: vfio: %s", strerror(-erc));
+	}
+	if (!rc && !(ctx->flags & UDD_CTX_F_NO_CLUSTER)) {
+		struct vfu_net_settings st;
+		if (vfu_net_settings(&st) == 0 && st.node)
+			local_node_ids(l, st.node);
+		struct peer_arg a = { ctx, l };
+		int prc = vfu_net_peers(peer_scan, &a);
+		if (prc == -ENOMEM)
+			rc = prc;
 	}
 	if (rc) {
 		free(l->v);

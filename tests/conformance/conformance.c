@@ -73,6 +73,9 @@ enum backend { BE_SIM, BE_VFIO };
 static enum backend be;
 static const char *be_name;
 static char rtdir[64];
+/* --backend remote: the simulator's edu through a gateway (tcp://, from
+ * $UDD_SOCKETS; tests/net/test_net.sh): the sim's semantics, no embedded pool */
+static int remote;
 static char all_logs[16384];
 
 #define STEP(name) \
@@ -96,7 +99,9 @@ static void log_cb(void *user, int level, const char *msg)
 static int open_ctx(udd_ctx_t **ctx)
 {
 	udd_ctx_opts_t o = { .log_cb = log_cb, .log_level = UDD_LOG_DEBUG };
-	if (be == BE_SIM) {
+	if (remote) {
+		o.flags = UDD_CTX_F_NO_VFIO | UDD_CTX_F_NO_EMBEDDED;
+	} else if (be == BE_SIM) {
 		o.flags = UDD_CTX_F_NO_VFIO;
 		o.runtime_dir = rtdir;
 	} else {
@@ -1100,11 +1105,13 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--child-borrow") == 0 && i + 1 < argc)
 			child_id = argv[++i];
 		else {
-			fprintf(stderr, "usage: conformance [--backend sim|vfio]\n");
+			fprintf(stderr, "usage: conformance [--backend sim|vfio|remote]\n");
 			return 2;
 		}
 	}
-	if (strcmp(b, "sim") == 0)
+	if (strcmp(b, "remote") == 0)
+		remote = 1;
+	if (strcmp(b, "sim") == 0 || remote)
 		be = BE_SIM;
 	else if (strcmp(b, "vfio") == 0)
 		be = BE_VFIO;
@@ -1112,12 +1119,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "conformance: unknown backend '%s' (sim or vfio)\n", b);
 		return 2;
 	}
-	be_name = be == BE_SIM ? "sim" : "vfio";
+	be_name = remote ? "remote" : be == BE_SIM ? "sim" : "vfio";
 	if (rd)
 		snprintf(rtdir, sizeof(rtdir), "%s", rd);
 	if (child_id)
 		return child_borrow(child_id);
-	if (be == BE_SIM && !rd) {
+	if (be == BE_SIM && !rd && !remote) {
 		snprintf(rtdir, sizeof(rtdir), "/tmp/udd-conf-XXXXXX");
 		REQUIRE(mkdtemp(rtdir) != NULL);
 	}

@@ -36,6 +36,7 @@
 #include <search.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -48,6 +49,7 @@
 #include <json-c/json.h>
 
 #include "msg.h"
+#include "net.h"
 #include "proto.h"
 #include "udd/udd.h"
 
@@ -98,6 +100,22 @@ struct vfu_client {
 	pthread_t thr;
 	bool thr_started;
 	uint8_t *rx2;           /* the service thread's buffer */
+
+	/* tcp:// (net.c): a byte stream without descriptors. A reader thread
+	 * owns the receiving side: it serves server commands and interrupt
+	 * messages at any time and hands each reply to the waiting request. */
+	bool net;
+	struct vfu_xport xp;
+	pthread_mutex_t send_lock; /* one message at a time onto the stream */
+	pthread_mutex_t rep_lock;
+	pthread_cond_t rep_cond;   /* CLOCK_MONOTONIC */
+	bool rep_waiting, rep_ready;
+	uint16_t rep_id;
+	long rep_len;
+	bool irq_msgs;             /* the peer sends VFU_UDD_CMD_IRQ */
+	pthread_mutex_t irq_lock;
+	int *irq_efd[VFU_CLIENT_MAX_IRQ_TYPES]; /* dup'd eventfds per index, or NULL */
+	uint32_t irq_n[VFU_CLIENT_MAX_IRQ_TYPES];
 };
 
 static const char *const mode_names[] = { "probe", "shared", "exclusive" };
@@ -203,6 +221,41 @@ static int dma_copy(struct vfu_client *c, uint64_t addr, uint8_t *data, uint64_t
 	return rc;
 }
 
+/* Send one message to the server: on @sock (UNIX), or onto the TCP/TLS
+ * stream, whose senders are serialised by send_lock. */
+static int send_msg(struct vfu_client *c, int sock, struct vfu_hdr *h, const void *p1, size_t l1,
+		    const void *p2, size_t l2, const int *fds, size_t nfds, int64_t deadline_ms)
+{
+	if (!c->net)
+		return vfu_msg_send2_until(sock, h, p1, l1, p2, l2, fds, nfds, deadline_ms);
+	if (nfds)
+		return -EINVAL; /* nothing but bytes crosses a network */
+	pthread_mutex_lock(&c->send_lock);
+	int rc = vfu_xmsg_send(&c->xp, h, p1, l1, p2, l2, deadline_ms);
+	pthread_mutex_unlock(&c->send_lock);
+	return rc;
+}
+
+/* An interrupt message: signal the vector's eventfd, as a local server
+ * would have (udd_irq_wait sees no difference). */
+static void irq_notice(struct vfu_client *c, const uint8_t *pl, size_t plen)
+{
+	struct vfu_udd_irq m;
+	if (plen < sizeof(m) || !c->irq_msgs) {
+		udd_logf(c->log, UDD_LOG_WARN, "vfio-user: unexpected interrupt message ignored");
+		return;
+	}
+	memcpy(&m, pl, sizeof(m));
+	pthread_mutex_lock(&c->irq_lock);
+	if (m.index < VFU_CLIENT_MAX_IRQ_TYPES && m.vector < c->irq_n[m.index] &&
+	    c->irq_efd[m.index][m.vector] >= 0) {
+		uint64_t one = 1;
+		/* a full counter (never in practice) only loses a count */
+		(void)!write(c->irq_efd[m.index][m.vector], &one, sizeof(one));
+	}
+	pthread_mutex_unlock(&c->irq_lock);
+}
+
 /* Serve one server command of @len bytes in @buf (capacity VFU_MAX_MSG_SIZE;
  * the reply is built in place), its reply sent by @deadline_ms (< 0: none).
  * Returns 0, or a negative errno when the reply could not be sent. */
@@ -218,6 +271,9 @@ static int serve_cmd(struct vfu_client *c, int sock, uint8_t *buf, size_t len,
 	struct vfu_dma_access a;
 
 	switch (h.cmd) {
+	case VFU_UDD_CMD_IRQ:
+		irq_notice(c, pl, plen);
+		return 0; /* a notice: never replied to */
 	case VFU_UDD_CMD_DMA_FAULT: {
 		struct vfu_udd_dma_fault f;
 		if (plen < sizeof(f)) {
@@ -285,7 +341,112 @@ static int serve_cmd(struct vfu_client *c, int sock, uint8_t *buf, size_t len,
 		rlen = 0;
 	}
 	/* the request's struct vfu_dma_access is still at buf+16: echoed */
-	return vfu_msg_send2_until(sock, &r, buf + sizeof(h), rlen, NULL, 0, NULL, 0, deadline_ms);
+	return send_msg(c, sock, &r, buf + sizeof(h), rlen, NULL, 0, NULL, 0, deadline_ms);
+}
+
+/* The reader of a TCP/TLS stream: every message the server sends. */
+static void *net_reader(void *arg)
+{
+	struct vfu_client *c = arg;
+	int why = -EPIPE;
+	for (;;) {
+		long n = vfu_xmsg_recv(&c->xp, c->rx2, VFU_MAX_MSG_SIZE, -1, c->timeout_ms);
+		if (n <= 0) {
+			why = n ? (int)n : -EPIPE;
+			if (n == -EMSGSIZE || n == -EPROTO)
+				udd_logf(c->log, UDD_LOG_ERR,
+					 "vfio-user: malformed or oversized message from the network");
+			break;
+		}
+		struct vfu_hdr h;
+		memcpy(&h, c->rx2, sizeof(h));
+		uint32_t type = h.flags & VFU_F_TYPE_MASK;
+		if (type == VFU_F_TYPE_COMMAND) {
+			int rc = serve_cmd(c, -1, c->rx2, (size_t)n, vfu_now_ms() + c->timeout_ms);
+			if (rc) {
+				why = rc;
+				break;
+			}
+			continue;
+		}
+		pthread_mutex_lock(&c->rep_lock);
+		bool ok = type == VFU_F_TYPE_REPLY && c->rep_waiting && !c->rep_ready &&
+			  h.msg_id == c->rep_id;
+		if (ok) {
+			/* hand the buffer over: the requester reads c->rx */
+			uint8_t *t = c->rx;
+			c->rx = c->rx2;
+			c->rx2 = t;
+			c->rep_len = n;
+			c->rep_ready = true;
+			pthread_cond_broadcast(&c->rep_cond);
+		}
+		pthread_mutex_unlock(&c->rep_lock);
+		if (!ok) {
+			udd_logf(c->log, UDD_LOG_ERR,
+				 "vfio-user: protocol violation: a reply nobody waits for");
+			why = -EPROTO;
+			break;
+		}
+	}
+	if (!atomic_load(&c->closing))
+		mark_broken(c, why);
+	/* wake whoever waits: a request (below), udd_irq_wait (POLLHUP) */
+	shutdown(c->xp.fd, SHUT_RDWR);
+	pthread_mutex_lock(&c->rep_lock);
+	pthread_cond_broadcast(&c->rep_cond);
+	pthread_mutex_unlock(&c->rep_lock);
+	return NULL;
+}
+
+/* xact() over TCP/TLS: send, then wait for the reader to hand the reply
+ * over. Same contract as xact(); caller holds c->lock. */
+static long xact_net(struct vfu_client *c, uint16_t cmd, const void *p1, size_t l1,
+		     const void *p2, size_t l2, int timeout_ms)
+{
+	int64_t deadline = vfu_now_ms() + timeout_ms;
+	uint16_t id = c->next_id++;
+	pthread_mutex_lock(&c->rep_lock);
+	c->rep_waiting = true;
+	c->rep_ready = false;
+	c->rep_id = id;
+	pthread_mutex_unlock(&c->rep_lock);
+	struct vfu_hdr h = { .msg_id = id, .cmd = cmd, .flags = VFU_F_TYPE_COMMAND };
+	int rc = send_msg(c, -1, &h, p1, l1, p2, l2, NULL, 0, deadline);
+	long n = 0;
+	pthread_mutex_lock(&c->rep_lock);
+	if (!rc) {
+		struct timespec ts = { .tv_sec = (time_t)(deadline / 1000),
+				       .tv_nsec = (long)(deadline % 1000) * 1000000 };
+		while (!c->rep_ready && !atomic_load(&c->broken)) {
+			int e = pthread_cond_timedwait(&c->rep_cond, &c->rep_lock, &ts);
+			if (e == ETIMEDOUT && !c->rep_ready) {
+				rc = -ETIMEDOUT;
+				break;
+			}
+		}
+		if (!rc && !c->rep_ready)
+			rc = -ENODEV;
+		n = c->rep_len;
+	}
+	c->rep_waiting = false;
+	c->rep_ready = false;
+	pthread_mutex_unlock(&c->rep_lock);
+	if (rc == -EINVAL)
+		return rc;
+	if (rc) {
+		if (rc == -ETIMEDOUT)
+			udd_logf(c->log, UDD_LOG_ERR, "vfio-user: no reply to cmd %u within %d ms",
+				 cmd, timeout_ms);
+		return io_fail(c, rc);
+	}
+	struct vfu_hdr r;
+	memcpy(&r, c->rx, sizeof(r));
+	if (r.cmd != cmd)
+		return violation(c, "reply does not match the request");
+	if (r.flags & VFU_F_ERROR)
+		return peer_err(r.error);
+	return n - (long)sizeof(r);
 }
 
 static void *svc_thread(void *arg)
@@ -345,6 +506,8 @@ static long xact(struct vfu_client *c, uint16_t cmd, const void *p1, size_t l1, 
 	 * shortens SO_RCVTIMEO as the deadline comes near). */
 	if (timeout_ms <= 0)
 		return -EINVAL;
+	if (c->net)
+		return nfds ? -EINVAL : xact_net(c, cmd, p1, l1, p2, l2, timeout_ms);
 	int64_t deadline = vfu_now_ms() + timeout_ms;
 	if (timeout_ms != c->rcv_timeo_ms) {
 		struct timeval tv = { .tv_sec = timeout_ms / 1000,
@@ -471,8 +634,10 @@ static struct json_object *build_caps(const struct vfu_client *c)
 	    json_object_object_add(udd, VFU_UDD_CAP_BORROW,
 				   json_object_new_string(mode_names[c->mode])) ||
 	    json_object_object_add(udd, VFU_UDD_CAP_DMA_FAULTS, json_object_new_boolean(1)) ||
+	    (c->net && json_object_object_add(udd, VFU_UDD_CAP_IRQ_MSGS,
+					      json_object_new_boolean(1))) ||
 	    json_object_object_add(caps, "max_msg_fds",
-				   json_object_new_int(VFU_CLIENT_MAX_RECV_FDS)) ||
+				   json_object_new_int(c->net ? 0 : VFU_CLIENT_MAX_RECV_FDS)) ||
 	    json_object_object_add(caps, "max_data_xfer_size",
 				   json_object_new_int64(VFU_DEFAULT_MAX_DATA_XFER)) ||
 	    /* proposed so that a server may state its own limits: the reply's
@@ -481,7 +646,9 @@ static struct json_object *build_caps(const struct vfu_client *c)
 				   json_object_new_int64(VFU_DEFAULT_MAX_DMA_MAPS)) ||
 	    json_object_object_add(caps, "pgsizes", json_object_new_int64(4096)))
 		goto fail;
-	if (json_object_object_add(caps, "twin_socket", twin)) {
+	if (c->net) {
+		json_object_put(twin); /* a twin socket is a descriptor: not over TCP */
+	} else if (json_object_object_add(caps, "twin_socket", twin)) {
 		twin = NULL; /* json-c frees the value when add fails */
 		goto fail;
 	}
@@ -569,6 +736,10 @@ static int parse_caps(struct vfu_client *c, struct json_object *caps, int *fds, 
 		}
 		if (cap_bool(o, VFU_UDD_CAP_DMA_FAULTS, &c->srv_dma_faults) < 0)
 			return violation(c, "bad udd.dma_faults");
+		bool im = false;
+		if (cap_bool(o, VFU_UDD_CAP_IRQ_MSGS, &im) < 0)
+			return violation(c, "bad udd.irq_msgs");
+		c->irq_msgs = im && c->net; /* only asked for over a network */
 	}
 	return 0;
 }
@@ -789,6 +960,139 @@ static int do_connect(struct udd_log *log, const char *path, int64_t deadline_ms
 	return 0;
 }
 
+/*
+ * Dial a gateway: TCP, then TLS with the cluster key (or plaintext when the
+ * settings say insecure, logged as a warning). A missing or unreadable key
+ * is -EACCES; a peer with another key fails the handshake (-EACCES).
+ */
+static int net_dial(struct udd_log *log, const char *host, const char *port, int64_t deadline_ms,
+		    struct vfu_xport *xp)
+{
+	struct vfu_net_settings st;
+	int rc = vfu_net_settings(&st);
+	if (rc) {
+		udd_logf(log, UDD_LOG_ERR, "cluster: cannot read the cluster file: %s",
+			 strerror(-rc));
+		return rc;
+	}
+	struct vfu_net_key key;
+	char err[256] = "";
+	bool have_key = false;
+	if (st.insecure) {
+		udd_logf(log, UDD_LOG_WARN,
+			 "cluster: %s:%s: plaintext TCP (insecure): no authentication, no "
+			 "encryption", host, port);
+	} else {
+		if (!st.key_path[0]) {
+			udd_logf(log, UDD_LOG_ERR,
+				 "cluster: %s:%s: no cluster key ($UDD_CLUSTER_KEY or `key` in the "
+				 "cluster file)", host, port);
+			return -EACCES;
+		}
+		rc = vfu_net_load_key(st.key_path, &key, err, sizeof(err));
+		if (rc) {
+			udd_logf(log, UDD_LOG_ERR, "cluster: %s", err);
+			return -EACCES;
+		}
+		have_key = true;
+	}
+	int fd;
+	rc = vfu_net_connect(host, port, deadline_ms, &fd);
+	if (rc) {
+		udd_logf(log, UDD_LOG_INFO, "cluster: %s:%s: %s", host, port, strerror(-rc));
+	} else {
+		rc = vfu_net_open(xp, fd, have_key ? &key : NULL, false, deadline_ms, err,
+				  sizeof(err));
+		if (rc)
+			udd_logf(log, UDD_LOG_ERR, "cluster: %s:%s: %s", host, port, err);
+	}
+	memset(&key, 0, sizeof(key));
+	return rc;
+}
+
+/* Parse "ok" / "error ERRNO text" from a gateway: 0 or -ERRNO. */
+static int gw_status(const char *line)
+{
+	if (strcmp(line, "ok") == 0)
+		return 0;
+	if (strncmp(line, "error ", 6) == 0) {
+		long e = strtol(line + 6, NULL, 10);
+		return (e > 0 && e < 4096) ? -(int)e : -EIO;
+	}
+	return -EPROTO;
+}
+
+/* Open the device of a tcp:// location on its gateway: dial, then the
+ * preamble `open NAME` / `ok`; vfio-user follows on the same stream. */
+static int net_open_dev(struct vfu_client *c, const char *loc, int64_t deadline_ms)
+{
+	char host[256], port[8], dev[128];
+	if (vfu_net_parse(loc, host, sizeof(host), port, sizeof(port), dev, sizeof(dev)) ||
+	    !dev[0]) {
+		udd_logf(c->log, UDD_LOG_ERR, "cluster: %s: not tcp://HOST[:PORT]/DEVICE", loc);
+		return -EINVAL;
+	}
+	int rc = net_dial(c->log, host, port, deadline_ms, &c->xp);
+	if (rc)
+		return rc;
+	char line[VFU_NET_LINE_MAX];
+	int n = snprintf(line, sizeof(line), "open %s\n", dev);
+	rc = vfu_xport_write_all(&c->xp, line, (size_t)n, deadline_ms);
+	long r = rc ? rc : vfu_net_read_line(&c->xp, line, sizeof(line), deadline_ms);
+	if (r == 0)
+		r = -ECONNRESET;
+	if (r < 0)
+		return (int)r;
+	rc = gw_status(line);
+	if (rc)
+		udd_logf(c->log, rc == -EBUSY ? UDD_LOG_INFO : UDD_LOG_ERR,
+			 "cluster: %s: the gateway says: %s", loc, line);
+	return rc;
+}
+
+int vfu_net_list(const char *hostport, struct udd_log *log, int timeout_ms,
+		 int (*add)(void *arg, const char *loc, uint32_t fdid), void *arg)
+{
+	char host[256], port[8], loc[300];
+	if (!hostport || !add || timeout_ms <= 0)
+		return -EINVAL;
+	if (snprintf(loc, sizeof(loc), VFU_NET_SCHEME "%s", hostport) >= (int)sizeof(loc) ||
+	    vfu_net_parse(loc, host, sizeof(host), port, sizeof(port), NULL, 0))
+		return -EINVAL;
+	int64_t deadline = vfu_now_ms() + timeout_ms;
+	struct vfu_xport xp;
+	int rc = net_dial(log, host, port, deadline, &xp);
+	if (rc)
+		return rc;
+	rc = vfu_xport_write_all(&xp, "list\n", 5, deadline);
+	char line[VFU_NET_LINE_MAX];
+	/* bounded: a gateway listing more than this is cut off */
+	for (int i = 0; !rc && i < 1024; i++) {
+		long r = vfu_net_read_line(&xp, line, sizeof(line), deadline);
+		if (r <= 0) {
+			rc = r ? (int)r : -EPROTO;
+			break;
+		}
+		if (strcmp(line, "end") == 0)
+			break;
+		char name[128];
+		unsigned long fd;
+		if (sscanf(line, "dev %127s %lx", name, &fd) != 2 || fd == 0 || fd > 0x7fffffffUL) {
+			if (strncmp(line, "node ", 5) == 0)
+				continue;
+			rc = line[0] == 'e' ? gw_status(line) : -EPROTO;
+			break;
+		}
+		char dl[600];
+		if (snprintf(dl, sizeof(dl), VFU_NET_SCHEME "%s%s%s:%s/%s", strchr(host, ':') ? "[" : "",
+			     host, strchr(host, ':') ? "]" : "", port, name) < (int)sizeof(dl))
+			rc = add(arg, dl, (uint32_t)fd);
+	}
+	vfu_net_shutdown(&xp);
+	vfu_net_close(&xp);
+	return rc;
+}
+
 static void set_send_timeout(int s, int ms)
 {
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
@@ -800,9 +1104,22 @@ static void client_free(struct vfu_client *c)
 {
 	if (c->thr_started) {
 		atomic_store(&c->closing, true);
-		shutdown(c->sock2, SHUT_RDWR);
+		if (c->net)
+			vfu_net_shutdown(&c->xp); /* close_notify, then both ways */
+		else
+			shutdown(c->sock2, SHUT_RDWR);
 		pthread_join(c->thr, NULL);
 	}
+	vfu_net_close(&c->xp);
+	for (uint32_t i = 0; i < VFU_CLIENT_MAX_IRQ_TYPES; i++) {
+		if (c->irq_efd[i])
+			vfu_close_fds(c->irq_efd[i], c->irq_n[i]);
+		free(c->irq_efd[i]);
+	}
+	pthread_mutex_destroy(&c->send_lock);
+	pthread_mutex_destroy(&c->rep_lock);
+	pthread_mutex_destroy(&c->irq_lock);
+	pthread_cond_destroy(&c->rep_cond);
 	if (c->sock2 >= 0)
 		close(c->sock2);
 	if (c->sock >= 0)
@@ -830,7 +1147,7 @@ static int start_thread(struct vfu_client *c)
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int e = pthread_create(&c->thr, NULL, svc_thread, c);
+	int e = pthread_create(&c->thr, NULL, c->net ? net_reader : svc_thread, c);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e)
 		return -e;
@@ -860,15 +1177,33 @@ int vfu_client_open_timeout(const char *loc, enum udd_be_mode mode, struct udd_l
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->dma_lock, NULL);
 	pthread_mutex_init(&c->fault_lock, NULL);
+	pthread_mutex_init(&c->send_lock, NULL);
+	pthread_mutex_init(&c->rep_lock, NULL);
+	pthread_mutex_init(&c->irq_lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->rep_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	c->xp.fd = -1;
 
 	int rc = -ENOMEM;
 	c->rx = malloc(VFU_MAX_MSG_SIZE);
 	if (!c->rx)
 		goto fail;
-	rc = do_connect(log, loc, vfu_now_ms() + timeout_ms, &c->sock);
+	if (vfu_net_is_tcp(loc)) {
+		c->net = true;
+		c->srv_max_fds = 0;
+		rc = net_open_dev(c, loc, vfu_now_ms() + timeout_ms);
+		if (!rc)
+			rc = start_thread(c);
+	} else {
+		rc = do_connect(log, loc, vfu_now_ms() + timeout_ms, &c->sock);
+		if (!rc)
+			set_send_timeout(c->sock, timeout_ms);
+	}
 	if (rc)
 		goto fail;
-	set_send_timeout(c->sock, timeout_ms);
 	rc = handshake(c);
 	if (rc)
 		goto fail;
@@ -1012,7 +1347,7 @@ static int parse_region(struct vfu_client *c, uint32_t index, const uint8_t *pl,
 		goto fail;
 	}
 	if (mmap_ok && nf == 0) {
-		udd_logf(c->log, UDD_LOG_WARN, "vfio-user: region %u: MMAP without a descriptor",
+		udd_logf(c->log, c->net ? UDD_LOG_DEBUG : UDD_LOG_WARN, "vfio-user: region %u: MMAP without a descriptor",
 			 index);
 		mmap_ok = false;
 	}
@@ -1256,6 +1591,95 @@ static int set_irqs(struct vfu_client *c, uint32_t flags, uint32_t index, uint32
 	return n < 0 ? (int)n : 0;
 }
 
+/*
+ * Record (dups of) the eventfds of vectors [start, start+count) of @index
+ * for interrupt messages; @fds NULL clears them (count 0: the whole index).
+ */
+static int irq_store(struct vfu_client *c, uint32_t index, uint32_t start, uint32_t count,
+		     const int *fds)
+{
+	if (index >= VFU_CLIENT_MAX_IRQ_TYPES || start > VFU_CLIENT_MAX_IRQ_VECS ||
+	    count > VFU_CLIENT_MAX_IRQ_VECS - start)
+		return -EINVAL;
+	int rc = 0;
+	pthread_mutex_lock(&c->irq_lock);
+	if (!fds && count == 0) {
+		if (c->irq_efd[index])
+			vfu_close_fds(c->irq_efd[index], c->irq_n[index]);
+		pthread_mutex_unlock(&c->irq_lock);
+		return 0;
+	}
+	if (start + count > c->irq_n[index]) {
+		int *nv = realloc(c->irq_efd[index], (start + count) * sizeof(int));
+		if (!nv) {
+			pthread_mutex_unlock(&c->irq_lock);
+			return -ENOMEM;
+		}
+		for (uint32_t i = c->irq_n[index]; i < start + count; i++)
+			nv[i] = -1;
+		c->irq_efd[index] = nv;
+		c->irq_n[index] = start + count;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		int *slot = &c->irq_efd[index][start + i];
+		if (*slot >= 0) {
+			close(*slot);
+			*slot = -1;
+		}
+		if (fds && fds[i] >= 0) {
+			*slot = fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
+			if (*slot < 0)
+				rc = -errno;
+		}
+	}
+	pthread_mutex_unlock(&c->irq_lock);
+	return rc;
+}
+
+/* vu_irq_set() over a network: vectors are delivered as VFU_UDD_CMD_IRQ
+ * messages (proto.h), which the reader thread turns into eventfd writes. */
+static int irq_set_net(struct vfu_client *c, uint32_t index, uint32_t start, uint32_t count,
+		       const int *fds)
+{
+	if (!c->irq_msgs)
+		return -ENOTSUP; /* the peer cannot deliver interrupts without eventfds */
+	const uint32_t fl = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	int rc = 0;
+	pthread_mutex_lock(&c->lock);
+	if (!fds) {
+		rc = set_irqs(c, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, index, 0, 0,
+			      NULL, 0);
+		if (!rc)
+			rc = irq_store(c, index, 0, 0, NULL);
+		pthread_mutex_unlock(&c->lock);
+		return rc;
+	}
+	uint8_t ones[256];
+	memset(ones, 1, sizeof(ones));
+	uint32_t i = 0;
+	while (!rc && i < count) {
+		uint32_t j = i;
+		bool assign = fds[i] >= 0;
+		while (j < count && (fds[j] >= 0) == assign && (!assign || j - i < sizeof(ones)))
+			j++;
+		struct vfu_irq_set st = { .argsz = (uint32_t)sizeof(st) + (assign ? j - i : 0),
+					  .flags = fl, .index = index, .start = start + i,
+					  .count = j - i };
+		/* the eventfds are recorded first: an interrupt may follow at once */
+		rc = irq_store(c, index, start + i, j - i, assign ? fds + i : NULL);
+		if (!rc) {
+			long n = xact(c, VFU_CMD_DEVICE_SET_IRQS, &st, sizeof(st), ones,
+				      assign ? j - i : 0, NULL, 0, c->timeout_ms, NULL, NULL);
+			rc = n < 0 ? (int)n : 0;
+			if (rc && assign)
+				(void)irq_store(c, index, start + i, j - i, NULL);
+		}
+		i = j;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
 static int vu_irq_set(void *bdev, uint32_t index, uint32_t start, uint32_t count, const int *fds)
 {
 	struct vfu_client *c = bdev;
@@ -1265,6 +1689,8 @@ static int vu_irq_set(void *bdev, uint32_t index, uint32_t start, uint32_t count
 		return 0; /* nothing to set */
 	if (fds && start + count < start)
 		return -EINVAL;
+	if (c->net)
+		return irq_set_net(c, index, start, count, fds);
 	int rc = 0;
 	pthread_mutex_lock(&c->lock);
 	if (!fds) {
@@ -1369,7 +1795,7 @@ static int vu_dma_map(void *bdev, uint64_t iova, uint64_t size, int fd, uint64_t
 	int rc = win_add(c, iova, size, vaddr, prot);
 	if (rc)
 		return rc;
-	bool with_fd = fd >= 0 && c->srv_max_fds >= 1;
+	bool with_fd = fd >= 0 && c->srv_max_fds >= 1 && !c->net;
 	struct vfu_dma_map m = {
 		.argsz = sizeof(m),
 		.flags = ((prot & UDD_DMA_F_READ) ? VFU_DMA_F_READ : 0) |
@@ -1447,6 +1873,8 @@ static int vu_check(void *bdev)
 		return -EINVAL;
 	if (atomic_load(&c->broken))
 		return -ENODEV;
+	if (c->net)
+		return 0; /* the reader thread sees the stream end and marks it broken */
 	struct pollfd p = { .fd = c->sock, .events = POLLIN | POLLRDHUP };
 	int r;
 	do
@@ -1475,7 +1903,7 @@ static int vu_check(void *bdev)
 static int vu_peer_fd(void *bdev)
 {
 	const struct vfu_client *c = bdev;
-	return c ? c->sock : -1;
+	return c ? (c->net ? c->xp.fd : c->sock) : -1;
 }
 
 static void vu_set_fault_cb(void *bdev, udd_be_fault_cb_t cb, void *user)

@@ -43,4 +43,13 @@ int vfu_client_open_timeout(const char *loc, enum udd_be_mode mode, struct udd_l
 /* True if twin-socket mode was negotiated (a service thread runs). */
 bool vfu_client_twin_socket(void *bdev);
 
+/*
+ * Ask the gateway at @hostport (`HOST[:PORT]`) for its devices (the `list`
+ * preamble, docs/cluster.md), calling add(arg, "tcp://HOST:PORT/NAME", fdid)
+ * for each, fdid as the gateway computed it (its node id in the upper
+ * bits). Within @timeout_ms. 0 or -errno (-EACCES: no key / key refused).
+ */
+int vfu_net_list(const char *hostport, struct udd_log *log, int timeout_ms,
+		 int (*add)(void *arg, const char *loc, uint32_t fdid), void *arg);
+
 #endif

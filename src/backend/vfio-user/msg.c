@@ -283,3 +283,137 @@ fail:
 		vfu_close_fds(fds, got);
 	return rc;
 }
+
+/* ------------------------------------------------------------------------ */
+/* byte-stream transports (TCP, TLS): no descriptors, everything in-band     */
+/* ------------------------------------------------------------------------ */
+
+/* Wait for @events on the transport's fd by @deadline_ms (< 0: forever). */
+static int xport_wait(struct vfu_xport *x, short events, int64_t deadline_ms)
+{
+	for (;;) {
+		int tmo = -1;
+		if (deadline_ms >= 0) {
+			int64_t left = deadline_ms - vfu_now_ms();
+			if (left <= 0)
+				return -ETIMEDOUT;
+			tmo = left > INT32_MAX ? INT32_MAX : (int)left;
+		}
+		struct pollfd p = { .fd = x->fd, .events = events };
+		int r = poll(&p, 1, tmo);
+		if (r > 0)
+			return 0; /* readable, writable or an error the next call reports */
+		if (r == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+int vfu_xport_write_all(struct vfu_xport *x, const void *buf, size_t len, int64_t deadline_ms)
+{
+	const uint8_t *p = buf;
+	while (len) {
+		long n = x->send(x->ctx, p, len);
+		if (n == -EAGAIN) {
+			int w = xport_wait(x, POLLOUT, deadline_ms);
+			if (w)
+				return w;
+			continue;
+		}
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -EPIPE;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+long vfu_xport_read_full(struct vfu_xport *x, void *buf, size_t len, int64_t deadline_ms)
+{
+	size_t have = 0;
+	while (have < len) {
+		/* a TLS transport returns buffered bytes without -EAGAIN: the
+		 * poll is only reached when nothing is left above the socket */
+		long n = x->recv(x->ctx, (uint8_t *)buf + have, len - have);
+		if (n == -EAGAIN) {
+			int w = xport_wait(x, POLLIN, deadline_ms);
+			if (w)
+				return w;
+			continue;
+		}
+		if (n < 0)
+			return n;
+		if (n == 0)
+			return have ? -EPROTO : 0;
+		have += (size_t)n;
+	}
+	return (long)len;
+}
+
+int vfu_xmsg_send(struct vfu_xport *x, struct vfu_hdr *hdr, const void *p1, size_t l1,
+		  const void *p2, size_t l2, int64_t deadline_ms)
+{
+	if (!x || !hdr || (l1 && !p1) || (l2 && !p2))
+		return -EINVAL;
+	size_t total = sizeof(*hdr) + l1 + l2;
+	if (total > UINT32_MAX || total < l1)
+		return -EINVAL;
+	hdr->msg_size = (uint32_t)total;
+	/* small messages go as one write (one TLS record, one segment) */
+	if (total <= 512) {
+		uint8_t b[512];
+		memcpy(b, hdr, sizeof(*hdr));
+		if (l1)
+			memcpy(b + sizeof(*hdr), p1, l1);
+		if (l2)
+			memcpy(b + sizeof(*hdr) + l1, p2, l2);
+		return vfu_xport_write_all(x, b, total, deadline_ms);
+	}
+	int rc = vfu_xport_write_all(x, hdr, sizeof(*hdr), deadline_ms);
+	if (!rc && l1)
+		rc = vfu_xport_write_all(x, p1, l1, deadline_ms);
+	if (!rc && l2)
+		rc = vfu_xport_write_all(x, p2, l2, deadline_ms);
+	return rc;
+}
+
+long vfu_xmsg_recv(struct vfu_xport *x, void *buf, size_t cap, int64_t idle_deadline_ms,
+		   int msg_timeout_ms)
+{
+	if (!x || !buf || cap < sizeof(struct vfu_hdr) || msg_timeout_ms <= 0)
+		return -EINVAL;
+	/* the first byte, waited for until the idle deadline */
+	uint8_t *b = buf;
+	long n;
+	for (;;) {
+		n = x->recv(x->ctx, b, 1);
+		if (n != -EAGAIN)
+			break;
+		int w = xport_wait(x, POLLIN, idle_deadline_ms);
+		if (w == -ETIMEDOUT)
+			return -EAGAIN;
+		if (w)
+			return w;
+	}
+	if (n <= 0)
+		return n;
+	int64_t deadline = vfu_now_ms() + msg_timeout_ms;
+	n = vfu_xport_read_full(x, b + 1, sizeof(struct vfu_hdr) - 1, deadline);
+	if (n <= 0)
+		return n == 0 ? -EPROTO : n;
+	struct vfu_hdr h;
+	memcpy(&h, b, sizeof(h));
+	if (h.msg_size < sizeof(h))
+		return -EPROTO;
+	if (h.msg_size > cap)
+		return -EMSGSIZE;
+	if (h.msg_size > sizeof(h)) {
+		n = vfu_xport_read_full(x, b + sizeof(h), h.msg_size - sizeof(h), deadline);
+		if (n <= 0)
+			return n == 0 ? -EPROTO : n;
+	}
+	return (long)h.msg_size;
+}

@@ -93,6 +93,20 @@ struct vfu_udd_dma_fault {
 };
 _Static_assert(sizeof(struct vfu_udd_dma_fault) == 24, "dma fault notice");
 
+/* Also in "udd": "irq_msgs": true — for a transport without descriptors
+ * (TCP): the client asks for interrupts as VFU_UDD_CMD_IRQ messages (no
+ * reply) instead of eventfds; a peer that echoes it sends them. Only used
+ * when both sides announce it. A SET_IRQS with DATA_EVENTFD then carries,
+ * after struct vfu_irq_set, one byte per vector (1: deliver by message)
+ * and argsz covers them; without those bytes it de-assigns, as usual. */
+#define VFU_UDD_CAP_IRQ_MSGS "irq_msgs"
+#define VFU_UDD_CMD_IRQ 0x7f02
+struct vfu_udd_irq {
+	uint32_t index;  /* VFIO_PCI_*_IRQ_INDEX */
+	uint32_t vector;
+};
+_Static_assert(sizeof(struct vfu_udd_irq) == 8, "irq notice");
+
 /* VFIO_USER_DMA_MAP (spec: 32 bytes). */
 struct vfu_dma_map {
 	uint32_t argsz;
