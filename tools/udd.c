@@ -37,9 +37,12 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <limits.h>
 #include <pci/pci.h>
 
 #include <udd/udd.h>
+
+#include "net.h" /* the cluster file and the gateway preamble (src/backend/vfio-user) */
 
 #define EXIT_BAD 1
 #define EXIT_USAGE 2
@@ -80,6 +83,11 @@ static void usage(FILE *f)
 		"        give PCI device BDF (DDDD:BB:DD.F) to vfio-pci so udd can borrow it;\n"
 		"        refused while its driver is in use (a mounted block device, a\n"
 		"        network interface that is up) unless --force\n"
+		"  connect [--key FILE] [--node N] [--insecure] HOST[:PORT]\n"
+		"        add the gateway (udd-gw) of another host to the cluster file, after\n"
+		"        asking it for its devices; they join `udd list` (docs/cluster.md)\n"
+		"  disconnect HOST[:PORT]\n"
+		"        remove a gateway from the cluster file\n"
 		"  unbind [--force] [--no-probe] BDF\n"
 		"        take BDF from vfio-pci and give it back to its default driver\n"
 		"        (--no-probe: leave it without a driver); refused while a udd\n"
@@ -371,6 +379,8 @@ static json_object *info_json(const udd_dev_info_t *in)
 	json_object_object_add(o, "fdid", json_object_new_int64(in->fdid));
 	json_object_object_add(o, "backend", json_object_new_string(in->backend));
 	json_object_object_add(o, "location", json_object_new_string(in->location));
+	if (strncmp(in->location, VFU_NET_SCHEME, strlen(VFU_NET_SCHEME)) == 0)
+		json_object_object_add(o, "node", json_object_new_int((int)(in->fdid >> 21)));
 	snprintf(b1, sizeof(b1), "%04x", in->vendor_id);
 	json_object_object_add(o, "vendor_id", json_object_new_string(b1));
 	snprintf(b1, sizeof(b1), "%04x", in->device_id);
@@ -431,6 +441,8 @@ static void print_list_line(const udd_dev_info_t *in, int verbose)
 		printf(" (rev %02x)", in->revision);
 	if ((in->class_code & 0xff) != 0)
 		printf(" (prog-if %02x)", in->class_code & 0xff);
+	if (strncmp(in->location, VFU_NET_SCHEME, strlen(VFU_NET_SCHEME)) == 0)
+		printf(" [node %u]", (unsigned)(in->fdid >> 21)); /* a remote device */
 	printf("\n");
 	if (!verbose)
 		return;
@@ -1392,6 +1404,206 @@ static int cmd_bind(int argc, char **argv, int bind)
 	return 0;
 }
 
+/* ---- cluster: connect / disconnect ------------------------------------------ */
+
+/* HOST[:PORT] with the default port filled in, in @out. */
+static int norm_peer(const char *arg, char *out, size_t cap, char *host, size_t hcap, char *port,
+		     size_t pcap)
+{
+	char loc[400];
+	if (snprintf(loc, sizeof(loc), VFU_NET_SCHEME "%s", arg) >= (int)sizeof(loc) ||
+	    vfu_net_parse(loc, host, hcap, port, pcap, NULL, 0))
+		return -EINVAL;
+	bool v6 = strchr(host, ':') != NULL;
+	if (snprintf(out, cap, "%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "", port) >= (int)cap)
+		return -EINVAL;
+	return 0;
+}
+
+/* Rewrite the cluster file: drop `peer` lines matching @drop (NULL: none),
+ * set `key`/`node`/`insecure` when given, append `peer @add` (NULL: none). */
+static int cluster_edit(const char *drop, const char *add, const char *key, long node,
+			bool insecure, int *dropped)
+{
+	char path[512], tmp[600];
+	if (vfu_net_config_path(path, sizeof(path)))
+		return -ENAMETOOLONG;
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *sl = strrchr(dir, '/');
+	if (sl && sl != dir) {
+		*sl = '\0';
+		char sub[512];
+		for (char *q = dir + 1;; q++) { /* mkdir -p */
+			if (*q == '/' || *q == '\0') {
+				snprintf(sub, sizeof(sub), "%.*s", (int)(q - dir), dir);
+				if (mkdir(sub, 0700) < 0 && errno != EEXIST)
+					return -errno;
+				if (!*q)
+					break;
+			}
+		}
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	FILE *in = fopen(path, "re");
+	FILE *out = fopen(tmp, "we");
+	if (!out) {
+		int e = -errno;
+		if (in)
+			fclose(in);
+		return e;
+	}
+	fchmod(fileno(out), 0600);
+	char line[600];
+	bool have_add = false;
+	*dropped = 0;
+	if (!in)
+		fprintf(out, "# udd cluster file (udd connect/disconnect; docs/cluster.md)\n");
+	while (in && fgets(line, sizeof(line), in)) {
+		char kw[16] = "", val[512] = "";
+		sscanf(line, "%15s %511s", kw, val);
+		if (!strcmp(kw, "peer")) {
+			char n[400], h[256], pt[8];
+			if (norm_peer(val, n, sizeof(n), h, sizeof(h), pt, sizeof(pt)) == 0) {
+				if (drop && (!strcmp(n, drop) || !strcmp(h, drop) || !strcmp(val, drop))) {
+					(*dropped)++;
+					continue;
+				}
+				if (add && !strcmp(n, add))
+					have_add = true;
+			}
+		}
+		if ((key && !strcmp(kw, "key")) || (node >= 0 && !strcmp(kw, "node")) ||
+		    (insecure && !strcmp(kw, "insecure")))
+			continue;
+		fputs(line, out);
+	}
+	if (in)
+		fclose(in);
+	if (key)
+		fprintf(out, "key %s\n", key);
+	if (node >= 0)
+		fprintf(out, "node %ld\n", node);
+	if (insecure)
+		fprintf(out, "insecure\n");
+	if (add && !have_add)
+		fprintf(out, "peer %s\n", add);
+	if (fclose(out) != 0 || rename(tmp, path) != 0) {
+		int e = -errno;
+		unlink(tmp);
+		return e;
+	}
+	return 0;
+}
+
+/* Ask the gateway for its device list: how many, or -errno. */
+static int peer_count(const char *host, const char *port, const char *keyfile, bool insecure)
+{
+	struct vfu_net_settings st;
+	int rc = vfu_net_settings(&st);
+	if (rc)
+		return rc;
+	struct vfu_net_key k, *kp = NULL;
+	char err[256];
+	if (!insecure && !st.insecure) {
+		const char *kf = keyfile ? keyfile : st.key_path;
+		if (!kf[0]) {
+			die_msg("no cluster key: --key FILE, $UDD_CLUSTER_KEY or `key` in the cluster file");
+			return -EACCES;
+		}
+		if ((rc = vfu_net_load_key(kf, &k, err, sizeof(err)))) {
+			die_msg("%s", err);
+			return rc;
+		}
+		kp = &k;
+	}
+	int64_t dl = vfu_now_ms() + 5000;
+	int fd;
+	struct vfu_xport xp;
+	if ((rc = vfu_net_connect(host, port, dl, &fd)))
+		return rc;
+	if ((rc = vfu_net_open(&xp, fd, kp, false, dl, err, sizeof(err)))) {
+		die_msg("%s:%s: %s", host, port, err);
+		return rc;
+	}
+	int n = 0;
+	rc = vfu_xport_write_all(&xp, "list\n", 5, dl);
+	char line[VFU_NET_LINE_MAX];
+	while (!rc) {
+		long r = vfu_net_read_line(&xp, line, sizeof(line), dl);
+		if (r <= 0) {
+			rc = r ? (int)r : -EPROTO;
+			break;
+		}
+		if (!strcmp(line, "end"))
+			break;
+		if (!strncmp(line, "dev ", 4))
+			n++;
+	}
+	vfu_net_shutdown(&xp);
+	vfu_net_close(&xp);
+	return rc ? rc : n;
+}
+
+static int cmd_connect(int argc, char **argv, int connect)
+{
+	const char *key = NULL, *target = NULL;
+	long node = -1;
+	bool insecure = false;
+	for (int i = 1; i < argc; i++) {
+		if (connect && !strcmp(argv[i], "--key") && i + 1 < argc)
+			key = argv[++i];
+		else if (connect && !strcmp(argv[i], "--node") && i + 1 < argc)
+			node = strtol(argv[++i], NULL, 0);
+		else if (connect && !strcmp(argv[i], "--insecure"))
+			insecure = true;
+		else if (argv[i][0] != '-' && !target)
+			target = argv[i];
+		else {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (!target || (connect && (node == 0 || node > 1023))) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	char peer[400], host[256], port[8];
+	if (norm_peer(target, peer, sizeof(peer), host, sizeof(host), port, sizeof(port))) {
+		die_msg("bad host '%s' (HOST[:PORT])", target);
+		return 1;
+	}
+	char keyabs[PATH_MAX];
+	if (key && !realpath(key, keyabs)) {
+		die_msg("key file %s: %s", key, strerror(errno));
+		return 1;
+	}
+	int dropped = 0, rc;
+	if (connect) {
+		int n = peer_count(host, port, key ? keyabs : NULL, insecure);
+		if (n < 0) {
+			die_msg("cannot reach the gateway at %s: %s", peer, strerror(-n));
+			return 1;
+		}
+		rc = cluster_edit(NULL, peer, key ? keyabs : NULL, node, insecure, &dropped);
+		if (!rc)
+			printf("connected to %s: %d device%s\n", peer, n, n == 1 ? "" : "s");
+	} else {
+		/* a bare HOST removes it whatever its port */
+		bool bare = !strchr(target, ':') || (target[0] == '[' && !strstr(target, "]:"));
+		rc = cluster_edit(bare ? host : peer, NULL, NULL, -1, false, &dropped);
+		if (!rc && !dropped) {
+			die_msg("%s is not in the cluster file", target);
+			return 1;
+		}
+	}
+	if (rc) {
+		die_msg("cannot write the cluster file: %s", strerror(-rc));
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -1415,6 +1627,10 @@ int main(int argc, char **argv)
 		return cmd_bind(argc - 1, argv + 1, 1);
 	if (strcmp(argv[1], "unbind") == 0)
 		return cmd_bind(argc - 1, argv + 1, 0);
+	if (strcmp(argv[1], "connect") == 0)
+		return cmd_connect(argc - 1, argv + 1, 1);
+	if (strcmp(argv[1], "disconnect") == 0)
+		return cmd_connect(argc - 1, argv + 1, 0);
 	die_msg("unknown command '%s'", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;
