@@ -293,7 +293,7 @@ int udd_ctx_open(udd_ctx_t **out, const udd_ctx_opts_t *opts)
 		return -EINVAL;
 	if (!opts)
 		opts = &defaults;
-	if (opts->flags & ~(UDD_CTX_F_NO_EMBEDDED | UDD_CTX_F_NO_VFIO))
+	if (opts->flags & ~(UDD_CTX_F_NO_EMBEDDED | UDD_CTX_F_NO_VFIO | UDD_CTX_F_NO_CLUSTER))
 		return -EINVAL;
 	struct udd_ctx *ctx = calloc(1, sizeof(*ctx));
 	if (!ctx)

@@ -475,12 +475,10 @@ int vfu_net_open(struct vfu_xport *x, int fd, const struct vfu_net_key *key, boo
 	}
 	if (r < 0) {
 		seterr(err, errcap, "TLS %s: %s", what, gnutls_strerror(r));
-		int e = (r == GNUTLS_E_PULL_ERROR || r == GNUTLS_E_PUSH_ERROR ||
-			 r == GNUTLS_E_PREMATURE_TERMINATION)
-				? -ECONNRESET
-				: -EACCES;
+		/* a peer with another key makes the handshake fail in whichever
+		 * way it chooses (an alert, a hang-up): all of it is "refused" */
 		tls_free(t);
-		return e;
+		return -EACCES;
 	}
 	*x = (struct vfu_xport){ .fd = fd, .ctx = t, .send = tls_send, .recv = tls_recv,
 				 .pending = tls_pending };
