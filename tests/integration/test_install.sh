@@ -27,7 +27,7 @@ echo "$out"
 echo "$out" | grep -q "DMA 2048 bytes verified" || { echo "FAIL: edu did not verify its DMA"; exit 1; }
 # and statically
 "${UDD_CC:-cc}" $san -std=c17 -Wall -Werror -I"$src/examples/edu" "$src/examples/edu/edu.c" -o "$tmp/edu-static" \
-   $(pkg-config --cflags udd) "$libdir/libudd.a" $(pkg-config --libs-only-other --static udd) -ljson-c -lpthread
+   $(pkg-config --cflags udd) "$libdir/libudd.a" $(pkg-config --libs-only-other --static udd) -ljson-c -lgnutls -lpthread
 out=$(UDD_RUNTIME_DIR="$tmp/run2" UDD_SIM="$sim" "$tmp/edu-static")
 grep -q "MSI received" <<<"$out" || { echo "FAIL: static edu: $out"; exit 1; }
 echo "install: headers, libudd.so/.a, udd.pc, udd, udd-sim; an example built from the installed tree runs"
