@@ -53,7 +53,7 @@ icount() {
 	rm -rf "$cg"
 }
 
-for b in bench_access bench_bulk bench_transport bench_dma bench_irq bench_scale; do
+for b in bench_access bench_bulk bench_transport bench_dma bench_irq bench_scale bench_net; do
 	[ -x "$dir/$b" ] || { echo "== $b: not built =="; status=1; continue; }
 	"$dir/$b" || { echo "bench: $b failed (exit $?)"; status=1; }
 	if [ $b = bench_access ]; then icount || status=1; fi

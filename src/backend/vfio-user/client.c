@@ -101,15 +101,19 @@ struct vfu_client {
 	bool thr_started;
 	uint8_t *rx2;           /* the service thread's buffer */
 
-	/* tcp:// (net.c): a byte stream without descriptors. A reader thread
-	 * owns the receiving side: it serves server commands and interrupt
-	 * messages at any time and hands each reply to the waiting request. */
+	/* tcp:// (net.c): a byte stream without descriptors. Whoever holds
+	 * rx_lock reads it: a request waiting for its reply reads it itself (no
+	 * thread hand-off on the fast path); while no request is under way a
+	 * reader thread serves server commands and interrupt messages, and
+	 * hands over a reply that it happened to read first. */
 	bool net;
 	struct vfu_xport xp;
+	pthread_mutex_t rx_lock;
 	pthread_mutex_t send_lock; /* one message at a time onto the stream */
 	pthread_mutex_t rep_lock;
-	pthread_cond_t rep_cond;   /* CLOCK_MONOTONIC */
 	bool rep_waiting, rep_ready;
+	int64_t last_req_ms;       /* when the last request ended (vfu_now_ms) */
+	pthread_cond_t idle_cond;  /* CLOCK_MONOTONIC; signalled on close */
 	uint16_t rep_id;
 	long rep_len;
 	bool irq_msgs;             /* the peer sends VFU_UDD_CMD_IRQ */
@@ -350,8 +354,46 @@ static void *net_reader(void *arg)
 	struct vfu_client *c = arg;
 	int why = -EPIPE;
 	for (;;) {
-		long n = vfu_xmsg_recv(&c->xp, c->rx2, VFU_MAX_MSG_SIZE, -1, c->timeout_ms);
+		if (!(c->xp.pending && c->xp.pending(c->xp.ctx))) {
+			struct pollfd p = { .fd = c->xp.fd, .events = POLLIN | POLLRDHUP };
+			if (poll(&p, 1, -1) < 0 && errno != EINTR) {
+				why = -errno;
+				break;
+			}
+		}
+		/* Requests read the stream themselves, server commands and
+		 * interrupt messages included: while they come (a request under way,
+		 * or one ended less than VFU_NET_READER_IDLE_MS ago) stand aside
+		 * instead of waking up and contending for the stream on every
+		 * round trip. So a message that arrives right after a burst waits
+		 * at most that long. */
+		pthread_mutex_lock(&c->rep_lock);
+		bool busy = false;
+		for (;;) {
+			int64_t t = vfu_now_ms();
+			if (atomic_load(&c->closing) ||
+			    (!c->rep_waiting && t - c->last_req_ms >= VFU_NET_READER_IDLE_MS))
+				break;
+			busy = true;
+			int64_t until = t + VFU_NET_READER_IDLE_MS;
+			struct timespec ts = { .tv_sec = (time_t)(until / 1000),
+					       .tv_nsec = (long)(until % 1000) * 1000000 };
+			pthread_cond_timedwait(&c->idle_cond, &c->rep_lock, &ts);
+		}
+		pthread_mutex_unlock(&c->rep_lock);
+		if (atomic_load(&c->closing))
+			break;
+		if (busy)
+			continue; /* poll again: the requests may have read everything */
+		pthread_mutex_lock(&c->rx_lock);
+		/* a request may have read what woke us: then nothing is there */
+		long n = vfu_xmsg_recv(&c->xp, c->rx2, VFU_MAX_MSG_SIZE, vfu_now_ms(), c->timeout_ms);
+		if (n == -EAGAIN) {
+			pthread_mutex_unlock(&c->rx_lock);
+			continue;
+		}
 		if (n <= 0) {
+			pthread_mutex_unlock(&c->rx_lock);
 			why = n ? (int)n : -EPIPE;
 			if (n == -EMSGSIZE || n == -EPROTO)
 				udd_logf(c->log, UDD_LOG_ERR,
@@ -363,6 +405,7 @@ static void *net_reader(void *arg)
 		uint32_t type = h.flags & VFU_F_TYPE_MASK;
 		if (type == VFU_F_TYPE_COMMAND) {
 			int rc = serve_cmd(c, -1, c->rx2, (size_t)n, vfu_now_ms() + c->timeout_ms);
+			pthread_mutex_unlock(&c->rx_lock);
 			if (rc) {
 				why = rc;
 				break;
@@ -379,9 +422,9 @@ static void *net_reader(void *arg)
 			c->rx2 = t;
 			c->rep_len = n;
 			c->rep_ready = true;
-			pthread_cond_broadcast(&c->rep_cond);
 		}
 		pthread_mutex_unlock(&c->rep_lock);
+		pthread_mutex_unlock(&c->rx_lock);
 		if (!ok) {
 			udd_logf(c->log, UDD_LOG_ERR,
 				 "vfio-user: protocol violation: a reply nobody waits for");
@@ -391,16 +434,14 @@ static void *net_reader(void *arg)
 	}
 	if (!atomic_load(&c->closing))
 		mark_broken(c, why);
-	/* wake whoever waits: a request (below), udd_irq_wait (POLLHUP) */
+	/* wake whoever waits: a request reading the stream, udd_irq_wait (POLLHUP) */
 	shutdown(c->xp.fd, SHUT_RDWR);
-	pthread_mutex_lock(&c->rep_lock);
-	pthread_cond_broadcast(&c->rep_cond);
-	pthread_mutex_unlock(&c->rep_lock);
 	return NULL;
 }
 
-/* xact() over TCP/TLS: send, then wait for the reader to hand the reply
- * over. Same contract as xact(); caller holds c->lock. */
+/* xact() over TCP/TLS: send, then read the stream until the reply (serving
+ * server commands meanwhile), unless the reader thread got it first. Same
+ * contract as xact(); caller holds c->lock. */
 static long xact_net(struct vfu_client *c, uint16_t cmd, const void *p1, size_t l1,
 		     const void *p2, size_t l2, int timeout_ms)
 {
@@ -414,24 +455,44 @@ static long xact_net(struct vfu_client *c, uint16_t cmd, const void *p1, size_t 
 	struct vfu_hdr h = { .msg_id = id, .cmd = cmd, .flags = VFU_F_TYPE_COMMAND };
 	int rc = send_msg(c, -1, &h, p1, l1, p2, l2, NULL, 0, deadline);
 	long n = 0;
+	pthread_mutex_lock(&c->rx_lock);
 	pthread_mutex_lock(&c->rep_lock);
-	if (!rc) {
-		struct timespec ts = { .tv_sec = (time_t)(deadline / 1000),
-				       .tv_nsec = (long)(deadline % 1000) * 1000000 };
-		while (!c->rep_ready && !atomic_load(&c->broken)) {
-			int e = pthread_cond_timedwait(&c->rep_cond, &c->rep_lock, &ts);
-			if (e == ETIMEDOUT && !c->rep_ready) {
-				rc = -ETIMEDOUT;
-				break;
-			}
-		}
-		if (!rc && !c->rep_ready)
+	bool got = c->rep_ready; /* the reader thread read it first */
+	n = c->rep_len;
+	pthread_mutex_unlock(&c->rep_lock);
+	while (!rc && !got) {
+		if (atomic_load(&c->broken)) {
 			rc = -ENODEV;
-		n = c->rep_len;
+			break;
+		}
+		long m = vfu_xmsg_recv(&c->xp, c->rx, VFU_MAX_MSG_SIZE, deadline, timeout_ms);
+		if (m <= 0) {
+			rc = m == 0 ? -ENODEV : m == -EAGAIN ? -ETIMEDOUT : (int)m;
+			break;
+		}
+		struct vfu_hdr r;
+		memcpy(&r, c->rx, sizeof(r));
+		uint32_t type = r.flags & VFU_F_TYPE_MASK;
+		if (type == VFU_F_TYPE_COMMAND) {
+			rc = serve_cmd(c, -1, c->rx, (size_t)m, deadline);
+			continue;
+		}
+		if (type != VFU_F_TYPE_REPLY || r.msg_id != id) {
+			pthread_mutex_unlock(&c->rx_lock);
+			pthread_mutex_lock(&c->rep_lock);
+			c->rep_waiting = false;
+			pthread_mutex_unlock(&c->rep_lock);
+			return violation(c, "reply does not match the request");
+		}
+		got = true;
+		n = m;
 	}
+	pthread_mutex_lock(&c->rep_lock);
 	c->rep_waiting = false;
 	c->rep_ready = false;
+	c->last_req_ms = vfu_now_ms();
 	pthread_mutex_unlock(&c->rep_lock);
+	pthread_mutex_unlock(&c->rx_lock);
 	if (rc == -EINVAL)
 		return rc;
 	if (rc) {
@@ -1104,6 +1165,11 @@ static void client_free(struct vfu_client *c)
 {
 	if (c->thr_started) {
 		atomic_store(&c->closing, true);
+		if (c->net) {
+			pthread_mutex_lock(&c->rep_lock);
+			pthread_cond_signal(&c->idle_cond);
+			pthread_mutex_unlock(&c->rep_lock);
+		}
 		if (c->net)
 			vfu_net_shutdown(&c->xp); /* close_notify, then both ways */
 		else
@@ -1117,9 +1183,10 @@ static void client_free(struct vfu_client *c)
 		free(c->irq_efd[i]);
 	}
 	pthread_mutex_destroy(&c->send_lock);
+	pthread_mutex_destroy(&c->rx_lock);
+	pthread_cond_destroy(&c->idle_cond);
 	pthread_mutex_destroy(&c->rep_lock);
 	pthread_mutex_destroy(&c->irq_lock);
-	pthread_cond_destroy(&c->rep_cond);
 	if (c->sock2 >= 0)
 		close(c->sock2);
 	if (c->sock >= 0)
@@ -1178,13 +1245,14 @@ int vfu_client_open_timeout(const char *loc, enum udd_be_mode mode, struct udd_l
 	pthread_mutex_init(&c->dma_lock, NULL);
 	pthread_mutex_init(&c->fault_lock, NULL);
 	pthread_mutex_init(&c->send_lock, NULL);
-	pthread_mutex_init(&c->rep_lock, NULL);
-	pthread_mutex_init(&c->irq_lock, NULL);
+	pthread_mutex_init(&c->rx_lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->rep_cond, &ca);
+	pthread_cond_init(&c->idle_cond, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&c->rep_lock, NULL);
+	pthread_mutex_init(&c->irq_lock, NULL);
 	c->xp.fd = -1;
 
 	int rc = -ENOMEM;

@@ -10,6 +10,11 @@
 
 #include "backend.h"
 
+/* Over TCP the reader thread stands aside while requests come at least this
+ * often (they read the stream themselves, messages of the server included):
+ * the longest an interrupt message arriving just after a request waits. */
+#define VFU_NET_READER_IDLE_MS 2
+
 /* Default receive timeout for a reply, and the one for DEVICE_RESET. */
 #define VFU_CLIENT_TIMEOUT_MS 10000
 #define VFU_CLIENT_RESET_TIMEOUT_MS 30000
