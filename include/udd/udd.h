@@ -298,7 +298,16 @@ UDD_API int udd_filter_match(const udd_filter_t *filter, const udd_dev_info_t *i
  *         -ECONNREFUSED the peer is gone; -ETIMEDOUT the peer did not answer
  *         within 10 s (or accepted no connection); -ENAMETOOLONG the socket
  *         path does not fit a UNIX socket address; -EPERM the lock directory
- *         (needed for a server without the udd capability) is not private.
+ *         (needed for a server without the udd capability) is not private;
+ *         for a remote device (`tcp://HOST:PORT/NAME`, docs/cluster.md):
+ *         -EACCES no cluster key configured, the key file is unusable (not
+ *         private, malformed) or the gateway refused it (TLS handshake),
+ *         -EHOSTUNREACH/-ECONNREFUSED/-ETIMEDOUT the gateway cannot be
+ *         reached, and the errno the gateway reports when it cannot open the
+ *         device (-ENOENT no such device there).
+ *         A remote device's register sets are never mapped (every access is
+ *         a message), and its interrupts arrive as messages the library turns
+ *         into the same eventfd signals (udd_irq_wait works unchanged).
  * Blocking: yes. Thread-safety: safe.
  */
 UDD_API int udd_dev_borrow(udd_ctx_t *ctx, udd_fdid_t fdid, uint32_t flags, udd_dev_t **out);
