@@ -203,6 +203,10 @@ expect 0 "msg_size below the header: dropped" in2 "$PEER" bad "$R2" tiny
 if kill -0 "$GWPID" 2>/dev/null; then ok "the gateway survives bad peers"; else bad "the gateway died"; fi
 expect 0 "and still lends the device" in2 "$PEER" borrow "$R2"
 
+# a sanitizer build: the gateway's report on its clean exit (step 5) lands in its log
+if grep -q "Sanitizer\|runtime error" "$T/gw.log"; then bad "sanitizer report in the gateway's log"
+else ok "no sanitizer report from the gateway"; fi
+
 echo "test_net: $checks checks, $fails failed"
 if [ "$fails" != 0 ]; then
 	echo "--- gateway log"; tail -30 "$T/gw.log"
