@@ -197,6 +197,19 @@ else bad "no refusal in the gateway's log"; fi
 expect 1 "a plaintext client cannot talk to a TLS gateway" \
 	ip netns exec "$B2" env UDD_CLUSTER_INSECURE=1 UDD_NO_CLUSTER=1 "$PEER" borrow "$R2"
 
+# ---- 6b. plaintext only when both ends say so, with a warning ---------------------
+ip netns exec "$L" "$GW" --listen 0.0.0.0:7788 --pool "$T/rt/sim" --insecure --node 7 \
+	2>"$T/gw-plain.log" &
+PIDS+=($!)
+for _ in $(seq 100); do
+	ip netns exec "$L" ss -ltnH 'sport = :7788' | grep -q . && break
+	sleep 0.1
+done
+expect 0 "--insecure gateway, insecure client: plaintext works" \
+	ip netns exec "$B2" env UDD_CLUSTER_INSECURE=1 UDD_NO_CLUSTER=1 "$PEER" borrow tcp://10.77.1.1:7788/edu
+if grep -q WARNING "$T/gw-plain.log"; then ok "the --insecure gateway warned"; else bad "no warning from --insecure"; fi
+expect 13 "a TLS client refuses a plaintext gateway" in2 "$PEER" borrow tcp://10.77.1.1:7788/edu
+
 # ---- 7. malformed and oversized messages -------------------------------------------
 expect 0 "oversized msg_size: the gateway drops the connection" in2 "$PEER" bad "$R2" huge
 expect 0 "msg_size below the header: dropped" in2 "$PEER" bad "$R2" tiny

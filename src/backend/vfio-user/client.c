@@ -107,6 +107,7 @@ struct vfu_client {
 	 * reader thread serves server commands and interrupt messages, and
 	 * hands over a reply that it happened to read first. */
 	bool net;
+	atomic_bool opened;        /* open() succeeded: a later end of stream is news */
 	struct vfu_xport xp;
 	pthread_mutex_t rx_lock;
 	pthread_mutex_t send_lock; /* one message at a time onto the stream */
@@ -432,8 +433,12 @@ static void *net_reader(void *arg)
 			break;
 		}
 	}
-	if (!atomic_load(&c->closing))
+	/* a server that refused the borrow (EBUSY) hangs up during open():
+	 * open() reports that; only a stream ending later is worth a warning */
+	if (!atomic_load(&c->closing) && atomic_load(&c->opened))
 		mark_broken(c, why);
+	else
+		atomic_store(&c->broken, true);
 	/* wake whoever waits: a request reading the stream, udd_irq_wait (POLLHUP) */
 	shutdown(c->xp.fd, SHUT_RDWR);
 	return NULL;
@@ -1295,6 +1300,7 @@ int vfu_client_open_timeout(const char *loc, enum udd_be_mode mode, struct udd_l
 		 "vfio-user: %s open (%s): %u regions, %u irq types, twin socket %s, borrow %s",
 		 loc, mode_names[mode], c->info.num_regions, c->info.num_irqs,
 		 c->twin ? "yes" : "no", c->enforces_borrow ? "enforced" : "not enforced");
+	atomic_store(&c->opened, true);
 	*bdev = c;
 	return 0;
 fail:
