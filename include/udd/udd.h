@@ -613,6 +613,31 @@ UDD_API int udd_dma_map_peer(udd_dev_t *dev, udd_dev_t *peer, unsigned rnumber, 
 /** Unmap a window: when this returns, the device can no longer reach it. NULL: no-op.
  *  Blocking: yes (waits for the peer). */
 UDD_API void udd_dma_unmap(udd_dma_t *dma);
+
+/** Directions of udd_dma_sync(). */
+#define UDD_DMA_SYNC_FOR_DEVICE 1u /**< the CPU wrote, the device will read */
+#define UDD_DMA_SYNC_FOR_CPU 2u    /**< the device wrote, the CPU will read */
+
+/**
+ * Make [offset, offset+len) of a DMA window coherent between the CPU and the
+ * device before the other side uses it (docs/cluster.md). Call it with
+ * UDD_DMA_SYNC_FOR_DEVICE after writing a buffer and before telling the device
+ * to read it, and with UDD_DMA_SYNC_FOR_CPU after the device said it wrote
+ * and before reading it. Every window udd makes today is coherent (VFIO on an
+ * x86 IOMMU, memory shared with a local server, and remote windows, which the
+ * device reaches through DMA_READ/DMA_WRITE messages served from this memory
+ * at that moment), so it only orders memory (a full fence) and checks its
+ * arguments; a portable driver calls it anyway, for transports that copy
+ * windows.
+ *
+ * @param dma     the window (from udd_dma_map*()).
+ * @param offset  start within the window.
+ * @param len     bytes (0: nothing to do, still checked).
+ * @param dir     UDD_DMA_SYNC_FOR_DEVICE or UDD_DMA_SYNC_FOR_CPU.
+ * @return 0; -EINVAL NULL window, unknown @p dir, or a range outside the window.
+ * Non-blocking. Thread-safe (the caller keeps the window alive).
+ */
+UDD_API int udd_dma_sync(udd_dma_t *dma, size_t offset, size_t len, unsigned dir);
 /** IOVA of a window (0 if NULL). */
 UDD_API uint64_t udd_dma_iova(const udd_dma_t *dma);
 /** Length of a window (0 if NULL). */

@@ -18,6 +18,7 @@
  * the lock is never held across a backend call.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
@@ -837,4 +838,14 @@ void udd_dma_release_all(struct udd_dev *dev)
 		free(to_node(d));
 	}
 	free(t);
+}
+
+/* Coherent windows only, today: a fence and the argument checks (udd.h). */
+int udd_dma_sync(udd_dma_t *dma, size_t offset, size_t len, unsigned dir)
+{
+	if (!dma || (dir != UDD_DMA_SYNC_FOR_DEVICE && dir != UDD_DMA_SYNC_FOR_CPU) ||
+	    offset > dma->len || len > dma->len - offset)
+		return -EINVAL;
+	atomic_thread_fence(memory_order_seq_cst);
+	return 0;
 }

@@ -947,9 +947,17 @@ static void test_dma(udd_ctx_t *ctx, udd_dev_t *dev)
 	for (unsigned i = 0; i < XFER; i++)
 		p[i] = (uint8_t)(i * 13 + 1);
 	memset(p + 4096, 0xee, 4096);
+	CHECK_EQ(udd_dma_sync(dma, 0, XFER, UDD_DMA_SYNC_FOR_DEVICE), 0);
 	CHECK_EQ(edu_dma(bar, iova, EDU_BUF, 0), 0);
 	CHECK_EQ(edu_dma(bar, EDU_BUF, iova + 4096, EDU_CMD_TO_RAM), 0);
+	CHECK_EQ(udd_dma_sync(dma, 4096, XFER, UDD_DMA_SYNC_FOR_CPU), 0);
 	CHECK(memcmp(p, p + 4096, XFER) == 0);
+	/* udd_dma_sync: the range must lie in the window, the direction be known */
+	CHECK_EQ(udd_dma_sync(dma, 3 * 4096, 0, UDD_DMA_SYNC_FOR_CPU), 0);
+	CHECK_EQ(udd_dma_sync(dma, 3 * 4096 - 1, 2, UDD_DMA_SYNC_FOR_CPU), -EINVAL);
+	CHECK_EQ(udd_dma_sync(dma, 0, SIZE_MAX, UDD_DMA_SYNC_FOR_DEVICE), -EINVAL);
+	CHECK_EQ(udd_dma_sync(dma, 0, 1, 0), -EINVAL);
+	CHECK_EQ(udd_dma_sync(NULL, 0, 1, UDD_DMA_SYNC_FOR_CPU), -EINVAL);
 	CHECK_EQ(p[4096 + XFER], 0xee); /* nothing beyond the transfer */
 	uint64_t last = 0;
 	CHECK_EQ(udd_dma_faults(dev, &last), 0);

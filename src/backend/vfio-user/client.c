@@ -53,6 +53,14 @@
 #include "proto.h"
 #include "udd/udd.h"
 
+/* The TLS transport (net_tls.c) is referred to weakly: a static program that
+ * does not ask for it (-Wl,-u,vfu_net_open) links without GnuTLS, and then
+ * tcp:// locations are -ENOTSUP. The shared library always has it. */
+extern int vfu_net_open(struct vfu_xport *x, int fd, const struct vfu_net_key *key, bool server,
+			int64_t deadline_ms, char *err, size_t errcap) __attribute__((weak));
+extern void vfu_net_shutdown(struct vfu_xport *x) __attribute__((weak));
+extern void vfu_net_close(struct vfu_xport *x) __attribute__((weak));
+
 struct vfu_win {
 	uint64_t iova, size;
 	uint8_t *vaddr;
@@ -1034,6 +1042,12 @@ static int do_connect(struct udd_log *log, const char *path, int64_t deadline_ms
 static int net_dial(struct udd_log *log, const char *host, const char *port, int64_t deadline_ms,
 		    struct vfu_xport *xp)
 {
+	if (!vfu_net_open) {
+		udd_logf(log, UDD_LOG_ERR,
+			 "cluster: %s:%s: this program was linked without the TCP/TLS transport "
+			 "(static: -Wl,-u,vfu_net_open -lgnutls)", host, port);
+		return -ENOTSUP;
+	}
 	struct vfu_net_settings st;
 	int rc = vfu_net_settings(&st);
 	if (rc) {
@@ -1181,7 +1195,8 @@ static void client_free(struct vfu_client *c)
 			shutdown(c->sock2, SHUT_RDWR);
 		pthread_join(c->thr, NULL);
 	}
-	vfu_net_close(&c->xp);
+	if (c->net && vfu_net_close)
+		vfu_net_close(&c->xp);
 	for (uint32_t i = 0; i < VFU_CLIENT_MAX_IRQ_TYPES; i++) {
 		if (c->irq_efd[i])
 			vfu_close_fds(c->irq_efd[i], c->irq_n[i]);
