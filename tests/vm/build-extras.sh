@@ -41,7 +41,9 @@ CF=(-std=c17 -O2 -g -Wall -Wextra -Werror -I"$SRC/include")
     "$SRC/tests/conformance/conformance.c" "$LIBUDD" -ljson-c -lpthread
 "$CC" -static "${CF[@]}" -I"$SRC/examples/edu" -o "$OVL/bin/edu" \
     "$SRC/examples/edu/edu.c" "$LIBUDD" -ljson-c -lpthread
-"$CC" "${CF[@]}" -o "$OVL/bin/udd" "$SRC/tools/udd.c" "$LIBUDD" -ljson-c -lpci -lpthread
+# the tool also uses the cluster file and the TCP transport (src/backend/vfio-user/net.h)
+"$CC" "${CF[@]}" -I"$SRC/src/backend/vfio-user" -o "$OVL/bin/udd" "$SRC/tools/udd.c" "$LIBUDD" \
+    -ljson-c -lpci -lgnutls -lpthread
 cp "$(command -v lspci)" "$OVL/bin/lspci"
 cp /usr/share/misc/pci.ids "$OVL/usr/share/misc/pci.ids"
 mkdir -p "$OVL/opt/udd"

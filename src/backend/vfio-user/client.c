@@ -363,7 +363,12 @@ static void *net_reader(void *arg)
 	struct vfu_client *c = arg;
 	int why = -EPIPE;
 	for (;;) {
-		if (!(c->xp.pending && c->xp.pending(c->xp.ctx))) {
+		/* bytes a TLS record left buffered do not show in a poll; the
+		 * session's buffer is only looked at under rx_lock */
+		pthread_mutex_lock(&c->rx_lock);
+		bool buffered = c->xp.pending && c->xp.pending(c->xp.ctx);
+		pthread_mutex_unlock(&c->rx_lock);
+		if (!buffered) {
 			struct pollfd p = { .fd = c->xp.fd, .events = POLLIN | POLLRDHUP };
 			if (poll(&p, 1, -1) < 0 && errno != EINTR) {
 				why = -errno;
