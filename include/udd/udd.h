@@ -225,6 +225,10 @@ typedef struct udd_filter {
  * (for example a foreign server busy with another client) is left out.
  * Directories of the pool ($UDD_POOL, opts.pool_dirs) and their sockets
  * that are not trusted (docs/security.md) are skipped, with a log line.
+ * With a cluster file (docs/cluster.md, unless UDD_CTX_F_NO_CLUSTER), each
+ * `peer` gateway is asked for its devices first (one TLS connection, 1 s at
+ * most; a peer that does not answer or refuses the key is left out, logged),
+ * and they are probed like local ones.
  *
  * @param ctx     context.
  * @param filter  filter, or NULL for all devices.
