@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "sim.h"
+#include "sockpath.h"
 
 #define MAX_DEVS 16
 #define MAX_CTL 32
@@ -67,16 +68,14 @@ static int fail(int pipe_fd, const char *fmt, const char *arg, int err)
 
 static int listen_unix(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0) {
-		int e = -errno;
+	int e = vfu_unix_bind(fd, path);
+	if (e == 0 && listen(fd, 16) < 0)
+		e = -errno;
+	if (e) {
 		close(fd);
 		return e;
 	}
@@ -86,14 +85,10 @@ static int listen_unix(const char *path)
 /* Does something answer on @path? */
 static bool socket_alive(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return false;
-	strcpy(sa.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return false;
-	bool ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	bool ok = vfu_unix_connect(fd, path) == 0;
 	close(fd);
 	return ok;
 }

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "sim_server_priv.h"
+#include "sockpath.h"
 
 int sim_verbose;
 bool sim_no_udd_ext;
@@ -418,16 +419,14 @@ int sim_dev_create(const struct sim_model *m, const char *name, struct sim_dev *
 
 int sim_dev_listen(struct sim_dev *d, const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	unlink(path); /* stale socket */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0) {
-		int e = -errno;
+	int e = vfu_unix_bind(fd, path); /* any length (sockpath.h) */
+	if (e == 0 && listen(fd, 64) < 0)
+		e = -errno;
+	if (e) {
 		close(fd);
 		return e;
 	}

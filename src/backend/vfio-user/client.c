@@ -48,6 +48,7 @@
 #include <json-c/json.h>
 
 #include "msg.h"
+#include "sockpath.h"
 #include "proto.h"
 #include "udd/udd.h"
 
@@ -726,21 +727,23 @@ static int get_devinfo(struct vfu_client *c)
  */
 static int do_connect(struct udd_log *log, const char *path, int64_t deadline_ms, int *out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t len = strlen(path);
-	if (len == 0)
-		return -EINVAL;
-	if (len >= sizeof(sa.sun_path)) {
-		udd_logf(log, UDD_LOG_ERR,
-			 "vfio-user: socket path %s is too long for a UNIX socket (%zu bytes, "
-			 "at most %zu)", path, len, sizeof(sa.sun_path) - 1);
-		return -ENAMETOOLONG;
+	struct sockaddr_un sa;
+	int dirfd = -1; /* a path longer than sun_path goes through its directory */
+	int e = vfu_unix_addr(path, &sa, &dirfd);
+	if (e) {
+		if (e == -ENAMETOOLONG)
+			udd_logf(log, UDD_LOG_ERR,
+				 "vfio-user: socket path %s cannot be reached (its file name is too "
+				 "long for a UNIX socket, or /proc is not mounted)", path);
+		return e;
 	}
-	memcpy(sa.sun_path, path, len + 1);
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (s < 0)
-		return -errno;
-	int e = 0;
+	if (s < 0) {
+		e = -errno;
+		if (dirfd >= 0)
+			close(dirfd);
+		return e;
+	}
 	for (;;) {
 		if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0)
 			break;
@@ -778,6 +781,8 @@ static int do_connect(struct udd_log *log, const char *path, int64_t deadline_ms
 		struct timespec ts = { 0, 5 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
+	if (dirfd >= 0)
+		close(dirfd);
 	int fl = e ? 0 : fcntl(s, F_GETFL);
 	if (!e && (fl < 0 || fcntl(s, F_SETFL, fl & ~O_NONBLOCK) < 0))
 		e = -errno;
