@@ -526,6 +526,24 @@ void sim_dev_unplug(struct sim_dev *d)
 	pthread_mutex_unlock(&d->clients_lock);
 }
 
+void sim_dev_borrowers(struct sim_dev *d, char *buf, size_t len)
+{
+	size_t o = 0;
+	if (len)
+		buf[0] = '\0';
+	pthread_mutex_lock(&d->clients_lock);
+	for (struct sim_client *c = d->clients; c && o + 1 < len; c = c->next) {
+		if (c->borrow != BORROW_SHARED && c->borrow != BORROW_EXCL)
+			continue;
+		int n = snprintf(buf + o, len - o, "%s%d/%s", o ? "," : "", c->pid,
+				 sim_borrow_names[c->borrow]);
+		if (n < 0 || (size_t)n >= len - o)
+			break;
+		o += (size_t)n;
+	}
+	pthread_mutex_unlock(&d->clients_lock);
+}
+
 int sim_dev_nclients(struct sim_dev *d)
 {
 	pthread_mutex_lock(&d->clients_lock);

@@ -191,6 +191,8 @@ int sim_dev_function_reset(struct sim_dev *d, struct sim_client *cl);
 
 /* Allocate a device served by @prov (no model, not listening). */
 int sim_dev_alloc(const struct sim_provider *prov, const char *name, struct sim_dev **out);
+/* Its borrowers as "pid/mode,pid/mode" (empty: none) into @buf. */
+void sim_dev_borrowers(struct sim_dev *d, char *buf, size_t len);
 /* Free a device from sim_dev_alloc that never served a client. */
 void sim_dev_free(struct sim_dev *d);
 
