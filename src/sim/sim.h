@@ -79,8 +79,12 @@ struct sim_model {
 	uint32_t irq_count[SIM_NUM_IRQ_IDX]; /* per VFIO_PCI_*_IRQ_INDEX */
 };
 
+struct sim_provider;
+
 struct sim_dev {
-	const struct sim_model *model;
+	const struct sim_provider *prov; /* what serves it (sim_server_priv.h) */
+	const struct sim_model *model;   /* simulated devices; NULL for a lent one */
+	void *lend;                      /* a lent device's provider state */
 	char name[32];
 	char *sock_path;
 	int listen_fd;

@@ -9,6 +9,7 @@
 #                           needs libudev, which has no .a either): its shared libraries
 #                           (ldd) are copied to the same paths in OVERLAY
 #   OVERLAY/bin/lspci       Debian's lspci (dynamic: the same treatment)
+#   OVERLAY/bin/udd-sim     the build's udd-sim (the lender; dynamic, the same treatment)
 #   OVERLAY/usr/share/misc/pci.ids
 #   OVERLAY/opt/udd/minix.img  a 1 MiB minix filesystem (util-linux mkfs.minix; the
 #                           guest's busybox has no mkfs) for the udd_bind test to mount
@@ -43,6 +44,10 @@ CF=(-std=c17 -O2 -g -Wall -Wextra -Werror -I"$SRC/include")
     "$SRC/examples/edu/edu.c" "$LIBUDD" -ljson-c -lpthread
 "$CC" "${CF[@]}" -o "$OVL/bin/udd" "$SRC/tools/udd.c" "$LIBUDD" -ljson-c -lpci -lpthread
 cp "$(command -v lspci)" "$OVL/bin/lspci"
+# udd-sim (the lender) from the same build as libudd.a; dynamic like udd
+SIMBIN=${UDD_VM_SIM:-$(dirname "$LIBUDD")/sim/udd-sim}
+[ -x "$SIMBIN" ] || { echo "build-extras: no udd-sim at $SIMBIN (set UDD_VM_SIM)" >&2; exit 1; }
+cp "$SIMBIN" "$OVL/bin/udd-sim"
 cp /usr/share/misc/pci.ids "$OVL/usr/share/misc/pci.ids"
 mkdir -p "$OVL/opt/udd"
 rm -f "$OVL/opt/udd/minix.img"
@@ -50,7 +55,7 @@ truncate -s 1M "$OVL/opt/udd/minix.img"
 mkfs.minix "$OVL/opt/udd/minix.img" > /dev/null
 
 # shared libraries (and the dynamic loader) of the dynamic programs, same paths
-for exe in "$OVL/bin/udd" "$OVL/bin/lspci"; do
+for exe in "$OVL/bin/udd" "$OVL/bin/lspci" "$OVL/bin/udd-sim"; do
     ldd "$exe" | grep -oE '/[^ ]+' | while read -r lib; do
         mkdir -p "$OVL$(dirname "$lib")"
         cp -L "$lib" "$OVL$lib"
