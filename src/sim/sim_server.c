@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "sim_server_priv.h"
+#include "reader.h"
 #include "sockpath.h"
 
 int sim_verbose;
@@ -226,11 +227,12 @@ static void client_free(struct sim_client *cl)
  * each wait without a poll per message: a timeout before the first byte
  * (-EAGAIN) just means an idle client — unless it owes us its VERSION; a
  * timeout inside a message (-ETIMEDOUT) drops it. */
-static long client_recv(struct sim_client *cl, uint8_t *buf, size_t cap, int *fds, size_t *nfds)
+static long client_recv(struct sim_client *cl, struct vfu_reader *rd, const uint8_t **msg,
+			int *fds, size_t *nfds)
 {
 	for (;;) {
 		size_t n = *nfds;
-		long r = vfu_msg_recv(cl->sock, buf, cap, fds, &n, -1);
+		long r = vfu_reader_next(rd, cl->sock, msg, fds, &n);
 		if (r != -EAGAIN) {
 			*nfds = n;
 			return r;
@@ -243,15 +245,19 @@ static long client_recv(struct sim_client *cl, uint8_t *buf, size_t cap, int *fd
 	}
 }
 
+/* Messages are read ahead (reader.h: one system call for a small message);
+ * a message in the reader's buffer may be unaligned, so its header is
+ * copied out and its payload is read with memcpy by every handler. */
 static void client_serve(struct sim_client *cl)
 {
-	size_t cap = VFU_MAX_MSG_SIZE;
-	uint8_t *buf = malloc(cap);
+	struct vfu_reader rd;
 	int fds[VFU_MAX_FDS];
+	int rc = vfu_reader_init(&rd, VFU_MAX_MSG_SIZE);
 
-	while (buf) {
+	while (rc == 0) {
 		size_t nfds = VFU_MAX_FDS;
-		long n = client_recv(cl, buf, cap, fds, &nfds);
+		const uint8_t *msg;
+		long n = client_recv(cl, &rd, &msg, fds, &nfds);
 		if (n <= 0) {
 			if (n < 0)
 				sim_log("%s: client %llu: receive failed: %s", cl->d->name,
@@ -259,28 +265,29 @@ static void client_serve(struct sim_client *cl)
 			break;
 		}
 		atomic_store(&sim_last_activity_ms, sim_now_ms());
-		const struct vfu_hdr *h = (const void *)buf;
-		if ((h->flags & VFU_F_TYPE_MASK) == VFU_F_TYPE_REPLY) {
+		struct vfu_hdr h;
+		memcpy(&h, msg, sizeof(h));
+		if ((h.flags & VFU_F_TYPE_MASK) == VFU_F_TYPE_REPLY) {
 			vfu_close_fds(fds, nfds);
-			sim_deliver_reply(cl, buf, n);
+			sim_deliver_reply(cl, msg, n);
 			continue;
 		}
-		if ((h->flags & VFU_F_TYPE_MASK) != VFU_F_TYPE_COMMAND) {
+		if ((h.flags & VFU_F_TYPE_MASK) != VFU_F_TYPE_COMMAND) {
 			vfu_close_fds(fds, nfds);
 			break;
 		}
 		struct req r = { .cl = cl,
-				 .hdr = h,
-				 .p = buf + sizeof(*h),
-				 .len = (size_t)n - sizeof(*h),
+				 .hdr = &h,
+				 .p = msg + sizeof(h),
+				 .len = (size_t)n - sizeof(h),
 				 .fds = fds,
 				 .nfds = nfds };
-		int rc = sim_dispatch(&r);
+		rc = sim_dispatch(&r);
 		vfu_close_fds(fds, nfds);
-		if (rc || r.close_conn)
-			break;
+		if (r.close_conn)
+			rc = 1;
 	}
-	free(buf);
+	vfu_reader_fini(&rd);
 }
 
 /* Unlink @cl and release its borrow; true if it was the device's last
