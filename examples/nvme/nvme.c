@@ -280,6 +280,7 @@ int nvme_poll(struct nvme_ioq *q, struct nvme_done *out, int max)
 int nvme_wait(struct nvme_ioq *q, struct nvme_done *out, int max, int timeout_ms)
 {
 	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : now_ms() + (uint64_t)timeout_ms;
+	uint64_t next_check = now_ms() + 10;
 	unsigned spins = 0;
 	for (;;) {
 		int n = nvme_poll(q, out, max);
@@ -287,8 +288,15 @@ int nvme_wait(struct nvme_ioq *q, struct nvme_done *out, int max, int timeout_ms
 			return n;
 		if (q->gen != q->c->gen)
 			return -ESTALE;
-		if (now_ms() > deadline)
+		uint64_t t = now_ms();
+		if (t > deadline)
 			return -ETIMEDOUT;
+		if (t >= next_check) { /* 3.1.6: a fatal controller will not complete it */
+			uint32_t csts = rd32(q->c, NVME_REG_CSTS);
+			if (csts == 0xffffffffu || (csts & NVME_CSTS_CFS))
+				return -EIO;
+			next_check = t + 10;
+		}
 		if (q->c->irq) {
 			/* the vector may have fired before we looked: udd_irq_wait
 			 * then returns at once and we poll again */
@@ -507,16 +515,23 @@ int nvme_reinit(struct nvme_ctrl *c)
 	return ctrl_init(c);
 }
 
+/* 7.6.2: normal shutdown, wait for CSTS.SHST = complete (within CAP.TO);
+ * the I/O queues are gone afterwards */
+int nvme_shutdown(struct nvme_ctrl *c)
+{
+	uint32_t cc = rd32(c, NVME_REG_CC);
+	if (!(cc & NVME_CC_EN))
+		return 0;
+	c->gen++;
+	wr32(c, NVME_REG_CC, (cc & ~NVME_CC_SHN_MASK) | NVME_CC_SHN_NORMAL);
+	return wait_csts(c, NVME_CSTS_SHST_MASK, NVME_CSTS_SHST_COMPLETE);
+}
+
 void nvme_close(struct nvme_ctrl *c)
 {
 	if (!c)
 		return;
-	/* 7.6.2: normal shutdown, wait for CSTS.SHST = complete */
-	uint32_t cc = rd32(c, NVME_REG_CC);
-	if (cc & NVME_CC_EN) {
-		wr32(c, NVME_REG_CC, (cc & ~NVME_CC_SHN_MASK) | NVME_CC_SHN_NORMAL);
-		(void)wait_csts(c, NVME_CSTS_SHST_MASK, NVME_CSTS_SHST_COMPLETE);
-	}
+	(void)nvme_shutdown(c);
 	if (c->admin)
 		queue_free(c->admin);
 	nvme_buf_free(&c->idbuf);

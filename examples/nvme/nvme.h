@@ -52,6 +52,9 @@ void nvme_close(struct nvme_ctrl *c);
 /* Controller reset and re-initialization (after a function reset or a fatal
  * status): every I/O queue is lost (nvme_ioq_delete() still frees them). */
 int nvme_reinit(struct nvme_ctrl *c);
+/* Normal shutdown (7.6.2) without returning the device: CSTS.SHST complete,
+ * or -errno. nvme_reinit() enables the controller again. */
+int nvme_shutdown(struct nvme_ctrl *c);
 
 udd_dev_t *nvme_dev(struct nvme_ctrl *c);
 const struct nvme_id_ctrl *nvme_id(const struct nvme_ctrl *c);
