@@ -11,6 +11,16 @@
 
 #include "nvme.h"
 
+/* An ASCII field of Identify, space padded (5.15.2.1), as a C string. */
+static const char *field(char *out, const char *in, size_t len)
+{
+	memcpy(out, in, len);
+	while (len && out[len - 1] == ' ')
+		len--;
+	out[len] = '\0';
+	return out;
+}
+
 int main(int argc, char **argv)
 {
 	struct nvme_opts o = { .nr_ioqs = 1 };
@@ -43,9 +53,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	const struct nvme_id_ctrl *ic = nvme_id(c);
-	printf("nvme %#010x: %.40s sn %.20s fw %.8s, %u namespace(s), ns1 %llu blocks of %u bytes\n",
-	       id, ic->mn, ic->sn, ic->fr, ic->nn, (unsigned long long)nvme_ns_blocks(c),
-	       nvme_lba_size(c));
+	char mn[41], sn[21], fr[9];
+	printf("nvme %#010x: \"%s\" sn \"%s\" fw \"%s\", %u namespace(s), ns1 %llu blocks of %u bytes\n",
+	       id, field(mn, ic->mn, 40), field(sn, ic->sn, 20), field(fr, ic->fr, 8), ic->nn,
+	       (unsigned long long)nvme_ns_blocks(c), nvme_lba_size(c));
 	struct nvme_ioq *q = NULL;
 	struct nvme_buf wb = { 0 }, rb = { 0 };
 	const size_t len = 64 * 1024;
