@@ -155,6 +155,9 @@ void sim_sleep_us(unsigned us);
 extern const struct sim_model sim_model_edu;
 extern const struct sim_model sim_model_pio;
 extern const struct sim_model sim_model_be;
+extern const struct sim_model sim_model_nvme; /* sim_nvme.c */
+/* nvme: a namespace for device @dev, "FILE[:SIZE]" (SIZE with K/M/G); before the device is created. */
+int sim_nvme_add_ns(const char *dev, const char *spec);
 const struct sim_model *sim_model_find(const char *name);
 
 /* ---- device lifetime and serving (sim_server.c) ------------------------------ */

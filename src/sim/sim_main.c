@@ -39,11 +39,17 @@ static struct ctl_conn ctls[MAX_CTL];
 static int sigpipe_fds[2] = { -1, -1 };
 static char *sim_dir; /* --dir DIR/sim: where lent devices' sockets go */
 
+static const struct sim_model *model_find(const char *name)
+{
+	return sim_model_find(name);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: udd-sim [-v] [--daemon] [--idle-exit MS] [--pio-record FILE] [--no-udd-ext]\n"
-		   "               (--dir DIR [--lend-only] | --socket PATH --device edu|pio|be [...] [--control PATH])\n"
-		   "       udd-sim --dump-config edu|pio|be\n");
+		   "               (--dir DIR [--lend-only] | --socket PATH --device edu|pio|be|nvme [...]\n"
+		   "                [--control PATH]) [--nvme-ns FILE[:SIZE]]... (after --device nvme, or with --dir)\n"
+		   "       udd-sim --dump-config edu|pio|be|nvme\n");
 }
 
 static void on_signal(int sig)
@@ -277,7 +283,7 @@ static bool pending_connections(void)
 
 static int dump_config(const char *name)
 {
-	const struct sim_model *m = sim_model_find(name);
+	const struct sim_model *m = model_find(name);
 	if (!m) {
 		fprintf(stderr, "udd-sim: unknown device '%s'\n", name);
 		return 2;
@@ -329,6 +335,8 @@ int main(int argc, char **argv)
 	int nsock = 0, nname = 0;
 	bool daemonize = false, lend_only = false;
 	long idle_ms = -1;
+	const char *ns_spec[MAX_DEVS];
+	int ns_dev[MAX_DEVS], nns = 0; /* --nvme-ns: the --device it follows (-1: --dir's) */
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -363,10 +371,13 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			i++;
+		} else if (!strcmp(a, "--nvme-ns") && nns < MAX_DEVS) {
+			ns_dev[nns] = nname - 1;
+			ns_spec[nns++] = v, i++;
 		} else if (!strcmp(a, "--socket") && nsock < MAX_DEVS) {
 			sock_paths[nsock++] = v, i++;
 		} else if (!strcmp(a, "--device") && nname < MAX_DEVS) {
-			if (!sim_model_find(v)) {
+			if (!model_find(v)) {
 				fprintf(stderr, "udd-sim: unknown device '%s'\n", v);
 				return 2;
 			}
@@ -383,7 +394,7 @@ int main(int argc, char **argv)
 
 	char path[PATH_MAX];
 	if (dir) {
-		static const char *const set[] = { "pio", "edu", "be" };
+		static const char *const set[] = { "pio", "edu", "be", "nvme" };
 		/* a lender's pool is for other users too (readable, not writable:
 		 * docs/security.md); the embedded pool is the user's own */
 		mkdir(dir, lend_only ? 0755 : 0700);
@@ -391,13 +402,19 @@ int main(int argc, char **argv)
 		if (mkdir(path, lend_only ? 0755 : 0700) < 0 && errno != EEXIST)
 			return fail(-1, "cannot create %s: %s", path, errno);
 		sim_dir = strdup(path);
-		static char paths[3][PATH_MAX];
-		for (int i = 0; i < 3 && !lend_only; i++) {
+		static char paths[4][PATH_MAX];
+		for (int i = 0; i < 4 && !lend_only; i++) {
 			snprintf(paths[i], sizeof(paths[i]), "%s/sim/%s.sock", dir, set[i]);
 			sock_paths[i] = paths[i];
 			dev_names[i] = set[i];
 		}
-		nsock = lend_only ? 0 : 3;
+		nsock = lend_only ? 0 : 4;
+		static char ns_default[PATH_MAX]; /* the embedded nvme's namespace: persistent */
+		snprintf(ns_default, sizeof(ns_default), "%s/sim/nvme-ns1.img", dir);
+		if (!nns && !lend_only)
+			ns_spec[nns++] = ns_default;
+		for (int i = 0; i < nns; i++)
+			ns_dev[i] = 3;
 		static char cpath[PATH_MAX];
 		snprintf(cpath, sizeof(cpath), "%s/sim/control.sock", dir);
 		control = cpath;
@@ -450,7 +467,7 @@ int main(int argc, char **argv)
 	int status = 0;
 	sim_pio_record = pio_record;
 	for (int i = 0; i < nsock; i++) {
-		const struct sim_model *m = sim_model_find(dev_names[i]);
+		const struct sim_model *m = model_find(dev_names[i]);
 		char name[32];
 		const char *base = strrchr(sock_paths[i], '/');
 		base = base ? base + 1 : sock_paths[i];
@@ -458,6 +475,11 @@ int main(int argc, char **argv)
 		char *dot = strstr(name, ".sock");
 		if (dot && dot != name)
 			*dot = '\0';
+		for (int k = 0; k < nns; k++)
+			if (ns_dev[k] == i && sim_nvme_add_ns(name, ns_spec[k])) {
+				status = fail(ready_fd, "bad --nvme-ns %s%s", ns_spec[k], 0);
+				goto out;
+			}
 		struct sim_dev *d;
 		int rc = sim_dev_create(m, name, &d);
 		if (rc) {

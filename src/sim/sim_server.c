@@ -575,7 +575,7 @@ void sim_dev_destroy(struct sim_dev *d)
 const struct sim_model *sim_model_find(const char *name)
 {
 	static const struct sim_model *const all[] = { &sim_model_edu, &sim_model_pio,
-						       &sim_model_be };
+						       &sim_model_be, &sim_model_nvme };
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		if (!strcmp(all[i]->name, name))
 			return all[i];
