@@ -59,13 +59,13 @@ for b in bench_access bench_bulk bench_transport bench_dma bench_irq bench_scale
 	if [ $b = bench_access ]; then icount || status=1; fi
 done
 
-# The guest rows (tables 1, 4 and 5 through VFIO): bench/guest/bench_guest_*.c,
+# The guest rows (tables 1, 4 and 5 through VFIO; 6: lent vs direct): bench/guest/bench_guest_*.c,
 # built statically against libudd.a and run in one boot of the QEMU guest of
 # tests/vm (run-guest: Debian's kernel under TCG, edu and nvme on vfio-pci).
 # Returns 1 only if the guest ran and a program failed; a harness that cannot
 # run here prints "guest rows skipped: <why>".
 guest() {
-	local src vm libudd gd out rc quick=0 kcache
+	local src vm libudd gd out rc quick=0 kcache sim
 	src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 	vm=$src/tests/vm
 	libudd=${UDD_BENCH_LIBUDD:-$dir/../src/libudd.a}
@@ -94,9 +94,19 @@ guest() {
 		echo "guest rows skipped: building the static guest programs failed:"; cat "$gd/build.log"
 		rm -rf "$gd"; return 0
 	fi
+	# the lender for bench_guest_lend: the build's udd-sim (dynamic) and its
+	# libraries, at the same paths in the initramfs overlay
+	mkdir -p "$gd/overlay/bin"
+	sim=${UDD_BENCH_SIM:-$(dirname "$libudd")/sim/udd-sim}
+	if [ -x "$sim" ]; then
+		cp "$sim" "$gd/overlay/bin/udd-sim"
+		ldd "$sim" | grep -oE '/[^ ]+' | while read -r lib; do
+			mkdir -p "$gd/overlay$(dirname "$lib")" && cp -L "$lib" "$gd/overlay$lib"
+		done
+	fi
 	echo "== guest rows: one boot of tests/vm/run-guest (QEMU TCG, intel-iommu, edu + nvme on vfio-pci)$([ $quick = 1 ] && echo ', QUICK') =="
 	rc=0
-	"$vm/run-guest" --tests "$gd/bin" --log "$gd/serial.log" --env "UDD_BENCH_QUICK=$quick" \
+	"$vm/run-guest" --tests "$gd/bin" --overlay "$gd/overlay" --log "$gd/serial.log" --env "UDD_BENCH_QUICK=$quick" \
 		>"$gd/out" 2>&1 || rc=$?
 	# Each program's output is between its @@UDD-BEGIN and @@UDD-TEST lines.
 	tr -d '\r' < "$gd/serial.log" 2>/dev/null | awk '
