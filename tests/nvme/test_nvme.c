@@ -126,8 +126,16 @@ static void test_queues(struct nvme_ctrl *c)
 	CHECK_EQ(nvme_admin(c, &cmd, NULL, 0, NULL), NVME_STATUS(1, NVME_SC_CQ_INVALID));
 	cmd = (struct nvme_sqe){ .opc = NVME_ADM_DELETE_SQ, .cdw10 = 7 };
 	CHECK_EQ(nvme_admin(c, &cmd, NULL, 0, NULL), NVME_STATUS(1, NVME_SC_INVALID_QID));
+	/* NVMe 1.4 5.5 (Figure 151): Invalid Queue Identifier, as the simulator
+	 * answers. QEMU's nvme (hw/nvme/ctrl.c, nvme_del_cq) answers Completion
+	 * Queue Invalid instead: the spec wins, so the exact code is checked on
+	 * the simulator only, and QEMU's is accepted elsewhere */
 	cmd = (struct nvme_sqe){ .opc = NVME_ADM_DELETE_CQ, .cdw10 = 0 };
-	CHECK_EQ(nvme_admin(c, &cmd, NULL, 0, NULL), NVME_STATUS(1, NVME_SC_INVALID_QID));
+	int st = nvme_admin(c, &cmd, NULL, 0, NULL);
+	if (on_sim)
+		CHECK_EQ(st, NVME_STATUS(1, NVME_SC_INVALID_QID));
+	else
+		CHECK(st == NVME_STATUS(1, NVME_SC_INVALID_QID) || st == NVME_STATUS(1, NVME_SC_CQ_INVALID));
 	/* a CQ still used by an SQ cannot go */
 	REQUIRE_OK(nvme_ioq_create(c, 8, &q));
 	cmd = (struct nvme_sqe){ .opc = NVME_ADM_DELETE_CQ, .cdw10 = nvme_ioq_id(q) };
