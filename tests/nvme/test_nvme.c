@@ -87,6 +87,9 @@ static void test_identify(struct nvme_ctrl *c)
 				 .cdw10 = NVME_LOG_SMART | (512 / 4 - 1) << 16 };
 	CHECK_EQ(nvme_admin(c, &cmd, &b, 512, NULL), 0);
 	CHECK(((struct nvme_smart_log *)b.va)->temperature > 200);
+	/* Simulator only: NVMe 1.4 5.14 (Get Log Page) answers an unsupported log
+	 * page with Invalid Log Page (command-specific 09h); QEMU's nvme answers Invalid Field (checked in
+	 * the guest): the spec wins */
 	if (on_sim) {
 		cmd.cdw10 = 0x70 | (512 / 4 - 1) << 16;
 		CHECK_EQ(nvme_admin(c, &cmd, &b, 512, NULL), NVME_STATUS(1, NVME_SC_INVALID_LOG_PAGE));
@@ -126,7 +129,8 @@ static void test_queues(struct nvme_ctrl *c)
 	CHECK_EQ(nvme_admin(c, &cmd, NULL, 0, NULL), NVME_STATUS(1, NVME_SC_CQ_INVALID));
 	cmd = (struct nvme_sqe){ .opc = NVME_ADM_DELETE_SQ, .cdw10 = 7 };
 	CHECK_EQ(nvme_admin(c, &cmd, NULL, 0, NULL), NVME_STATUS(1, NVME_SC_INVALID_QID));
-	/* NVMe 1.4 5.5 (Figure 151): Invalid Queue Identifier, as the simulator
+	/* NVMe 1.4 5.5 (Delete I/O Completion Queue, command-specific status 01h):
+	 * Invalid Queue Identifier, as the simulator
 	 * answers. QEMU's nvme (hw/nvme/ctrl.c, nvme_del_cq) answers Completion
 	 * Queue Invalid instead: the spec wins, so the exact code is checked on
 	 * the simulator only, and QEMU's is accepted elsewhere */
@@ -231,6 +235,12 @@ static void test_io(struct nvme_ctrl *c)
 	CHECK_EQ(nvme_rw_sync(q, NVME_CMD_READ, 1, nsze, 1, &r, 0), NVME_SC_LBA_RANGE);
 	CHECK_EQ(nvme_rw_sync(q, NVME_CMD_READ, 1, ~0ull - 1, 4, &r, 0), NVME_SC_LBA_RANGE);
 	CHECK_EQ(nvme_rw_sync(q, NVME_CMD_READ, 0x4242, 0, 1, &r, 0), NVME_SC_INVALID_NS);
+	/* Simulator only: PRP1 0 is a DMA outside the windows, which the guest's
+	 * IOMMU would log as a DMAR fault (rate-limited, and vfio_smoke needs its
+	 * own); QEMU's nvme ignores a PRP1 offset that is not dword aligned
+	 * (checked in the guest), where NVMe 1.4 4.3 and the generic status PRP
+	 * Offset Invalid (13h: "bits 1:0 are not cleared to 00b") side with the
+	 * simulator */
 	if (on_sim) {
 		struct nvme_sqe cmd = { .opc = NVME_CMD_READ, .nsid = 1, .cdw12 = 15 };
 		/* PRP1 0: outside every DMA window, a data transfer error */
@@ -262,6 +272,11 @@ static void test_io(struct nvme_ctrl *c)
 	rg[0] = (struct nvme_dsm_range){ .nlb = 8192 / lba, .slba = 3072 };
 	struct nvme_sqe cmd = { .opc = NVME_CMD_DSM, .nsid = 1, .cdw10 = 0, .cdw11 = NVME_DSM_AD };
 	CHECK_EQ(nvme_sync(q, &cmd, &w, 0, 16, NULL), 0);
+	/* Simulator only: deallocation is advisory (NVMe 1.4 6.7), and QEMU's
+	 * nvme on a -drive without discard=unmap keeps the data; a range past the
+	 * namespace is skipped by QEMU (hw/nvme/ctrl.c nvme_dsm: "continue") and
+	 * the command succeeds, where the simulator answers LBA Out of Range,
+	 * the generic status for an LBA beyond the namespace (80h) */
 	if (on_sim) {
 		CHECK_EQ(nvme_rw_sync(q, NVME_CMD_READ, 1, 3072, 8192 / lba, &r, 0), 0);
 		CHECK(!memcmp(r.va, zero, 8192));
