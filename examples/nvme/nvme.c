@@ -249,6 +249,11 @@ int nvme_submit(struct nvme_ioq *q, struct nvme_sqe *cmd, const struct nvme_buf 
 
 int nvme_poll(struct nvme_ioq *q, struct nvme_done *out, int max)
 {
+	/* After a reset the controller no longer knows this queue: entries it
+	 * posted before may still be in memory, but they are not reaped, and
+	 * its CQ head doorbell (a queue that does not exist) is not rung */
+	if (q->gen != q->c->gen)
+		return -ESTALE;
 	int n = 0;
 	while (n < max) {
 		volatile struct nvme_cqe *e = &q->cq[q->cq_head];
@@ -285,9 +290,7 @@ int nvme_wait(struct nvme_ioq *q, struct nvme_done *out, int max, int timeout_ms
 	for (;;) {
 		int n = nvme_poll(q, out, max);
 		if (n)
-			return n;
-		if (q->gen != q->c->gen)
-			return -ESTALE;
+			return n; /* a count, or -ESTALE */
 		uint64_t t = now_ms();
 		if (t > deadline)
 			return -ETIMEDOUT;

@@ -89,11 +89,12 @@ int nvme_submit(struct nvme_ioq *q, struct nvme_sqe *cmd, const struct nvme_buf 
 /* Read/Write @nlb blocks at @slba of namespace @nsid from/to @buf at @off. */
 int nvme_submit_rw(struct nvme_ioq *q, uint8_t opc, uint32_t nsid, uint64_t slba, uint32_t nlb,
 		   const struct nvme_buf *buf, size_t off, void *tag);
-/* Reap up to @max completions (never blocks); returns how many. */
+/* Reap up to @max completions (never blocks); returns how many, or -ESTALE
+ * if the controller was reset since the queue was created. */
 int nvme_poll(struct nvme_ioq *q, struct nvme_done *out, int max);
 /* Wait for at least one completion (irq: the queue's vector; else spin
  * with yields), up to @timeout_ms (-1: forever); returns how many, or
- * -ETIMEDOUT. */
+ * -ETIMEDOUT, -ESTALE (reset since), -EIO (CSTS.CFS). */
 int nvme_wait(struct nvme_ioq *q, struct nvme_done *out, int max, int timeout_ms);
 /* Submit and wait for one command: its status (0, > 0) or -errno. */
 int nvme_sync(struct nvme_ioq *q, struct nvme_sqe *cmd, const struct nvme_buf *buf, size_t off,

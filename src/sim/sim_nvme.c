@@ -372,8 +372,19 @@ struct xfer {
 	struct seg s[NV_MAX_SEGS];
 	unsigned n;
 	uint64_t fault_iova; /* of a failed DMA */
+	uint32_t fault_len;  /* its length */
 	bool fault;
+	bool fault_write;    /* device to host memory (a read command's data) */
 };
+
+/* Record the DMA that failed, for sim_dma_fault() once the lock is free. */
+static void xfer_fault(struct xfer *x, uint64_t iova, uint32_t len, bool write)
+{
+	x->fault = true;
+	x->fault_iova = iova;
+	x->fault_len = len;
+	x->fault_write = write;
+}
 
 static void seg_add(struct xfer *x, uint64_t iova, uint32_t len)
 {
@@ -418,8 +429,7 @@ static uint16_t prp_build(struct sim_dev *d, uint64_t client, uint64_t prp1, uin
 		uint32_t need = (rem + NV_PAGE - 1) / NV_PAGE;
 		uint32_t take = need <= room ? need : room; /* entries read from this page */
 		if (sim_dma_read(d, client, list, ent, (size_t)take * 8)) {
-			x->fault = true;
-			x->fault_iova = list;
+			xfer_fault(x, list, take * 8, false);
 			return SC_GEN(NVME_SC_DATA_XFER_ERROR);
 		}
 		uint32_t data = need <= room ? take : take - 1;
@@ -445,8 +455,7 @@ static uint16_t xfer_dma(struct sim_dev *d, uint64_t client, struct xfer *x, voi
 		int rc = to_host ? sim_dma_write(d, client, x->s[i].iova, p, x->s[i].len)
 				 : sim_dma_read(d, client, x->s[i].iova, p, x->s[i].len);
 		if (rc) {
-			x->fault = true;
-			x->fault_iova = x->s[i].iova;
+			xfer_fault(x, x->s[i].iova, x->s[i].len, to_host);
 			return SC_GEN(NVME_SC_DATA_XFER_ERROR);
 		}
 		p += x->s[i].len;
@@ -950,7 +959,7 @@ static bool step(struct sim_dev *d, struct nvme *n)
 		r.status = qid ? exec_io(d, n, client, &c, &x)
 			       : exec_admin(d, n, client, gen, &c, &r, &x);
 		if (x.fault)
-			sim_dma_fault(d, client, x.fault_iova, 0, false);
+			sim_dma_fault(d, client, x.fault_iova, x.fault_len, x.fault_write);
 		pthread_mutex_lock(&d->lock);
 		if (!r.hold)
 			post(d, n, gen, qid, &c, &r);

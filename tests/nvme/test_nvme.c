@@ -87,6 +87,9 @@ static void test_identify(struct nvme_ctrl *c)
 				 .cdw10 = NVME_LOG_SMART | (512 / 4 - 1) << 16 };
 	CHECK_EQ(nvme_admin(c, &cmd, &b, 512, NULL), 0);
 	CHECK(((struct nvme_smart_log *)b.va)->temperature > 200);
+	/* Simulator only: NVMe 1.4 5.14 (Get Log Page) answers an unsupported log
+	 * page with Invalid Log Page (command-specific 09h); QEMU's nvme answers Invalid Field (checked in
+	 * the guest): the spec wins */
 	if (on_sim) {
 		cmd.cdw10 = 0x70 | (512 / 4 - 1) << 16;
 		CHECK_EQ(nvme_admin(c, &cmd, &b, 512, NULL), NVME_STATUS(1, NVME_SC_INVALID_LOG_PAGE));
@@ -126,8 +129,17 @@ static void test_queues(struct nvme_ctrl *c)
 	CHECK_EQ(nvme_admin(c, &cmd, NULL, 0, NULL), NVME_STATUS(1, NVME_SC_CQ_INVALID));
 	cmd = (struct nvme_sqe){ .opc = NVME_ADM_DELETE_SQ, .cdw10 = 7 };
 	CHECK_EQ(nvme_admin(c, &cmd, NULL, 0, NULL), NVME_STATUS(1, NVME_SC_INVALID_QID));
+	/* NVMe 1.4 5.5 (Delete I/O Completion Queue, command-specific status 01h):
+	 * Invalid Queue Identifier, as the simulator
+	 * answers. QEMU's nvme (hw/nvme/ctrl.c, nvme_del_cq) answers Completion
+	 * Queue Invalid instead: the spec wins, so the exact code is checked on
+	 * the simulator only, and QEMU's is accepted elsewhere */
 	cmd = (struct nvme_sqe){ .opc = NVME_ADM_DELETE_CQ, .cdw10 = 0 };
-	CHECK_EQ(nvme_admin(c, &cmd, NULL, 0, NULL), NVME_STATUS(1, NVME_SC_INVALID_QID));
+	int st = nvme_admin(c, &cmd, NULL, 0, NULL);
+	if (on_sim)
+		CHECK_EQ(st, NVME_STATUS(1, NVME_SC_INVALID_QID));
+	else
+		CHECK(st == NVME_STATUS(1, NVME_SC_INVALID_QID) || st == NVME_STATUS(1, NVME_SC_CQ_INVALID));
 	/* a CQ still used by an SQ cannot go */
 	REQUIRE_OK(nvme_ioq_create(c, 8, &q));
 	cmd = (struct nvme_sqe){ .opc = NVME_ADM_DELETE_CQ, .cdw10 = nvme_ioq_id(q) };
@@ -147,6 +159,56 @@ static int check_rw(struct nvme_ioq *q, struct nvme_buf *w, struct nvme_buf *r, 
 	if (rc)
 		return rc;
 	return memcmp((uint8_t *)w->va + off, (uint8_t *)r->va + off, len) ? -EILSEQ : 0;
+}
+
+/* The DMA fault notices the simulator sends (the vfio-user client logs each
+ * one at debug level): the last one, through the context's log callback. */
+static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
+static char fault_msg[160];
+
+static void fault_log(void *user, int level, const char *msg)
+{
+	(void)user, (void)level;
+	if (!strstr(msg, "device DMA fault at"))
+		return;
+	pthread_mutex_lock(&fault_lock);
+	snprintf(fault_msg, sizeof(fault_msg), "%s", strstr(msg, "device DMA fault at"));
+	pthread_mutex_unlock(&fault_lock);
+}
+
+/* Wait (up to 5 s: the notice travels apart from the completion) for a
+ * fault notice; true if the last one is @want. */
+static bool fault_seen(const char *want)
+{
+	bool ok = false;
+	for (unsigned i = 0; i < 5000 && !ok; i++) {
+		pthread_mutex_lock(&fault_lock);
+		ok = !strcmp(fault_msg, want);
+		pthread_mutex_unlock(&fault_lock);
+		if (!ok)
+			sim_sleep(1000);
+	}
+	if (!ok)
+		fprintf(stderr, "fault notice: '%s', expected '%s'\n", fault_msg, want);
+	return ok;
+}
+
+/* Simulator only (QEMU's nvme behind an IOMMU reports nothing to the
+ * driver): a data transfer that leaves the DMA windows is reported with its
+ * real length and direction — the 1 KiB second page of a 5 KiB Read (the
+ * device writes memory) and the 2 KiB of a Write (it reads memory). */
+static void test_dma_faults(struct nvme_ioq *q, const struct nvme_buf *r)
+{
+	udd_ctx_set_log(ctx, fault_log, NULL, UDD_LOG_DEBUG);
+	struct nvme_sqe cmd = { .opc = NVME_CMD_READ, .nsid = 1, .cdw12 = 5120 / 512 - 1,
+				.prp1 = r->iova, .prp2 = 0 };
+	CHECK_EQ(nvme_sync(q, &cmd, NULL, 0, 0, NULL), NVME_SC_DATA_XFER_ERROR);
+	CHECK(fault_seen("device DMA fault at 0x0+0x400 (write)"));
+	cmd = (struct nvme_sqe){ .opc = NVME_CMD_WRITE, .nsid = 1, .cdw12 = 2048 / 512 - 1,
+				 .prp1 = 0 };
+	CHECK_EQ(nvme_sync(q, &cmd, NULL, 0, 0, NULL), NVME_SC_DATA_XFER_ERROR);
+	CHECK(fault_seen("device DMA fault at 0x0+0x800 (read)"));
+	udd_ctx_set_log(ctx, NULL, NULL, 0);
 }
 
 static void test_io(struct nvme_ctrl *c)
@@ -173,6 +235,12 @@ static void test_io(struct nvme_ctrl *c)
 	CHECK_EQ(nvme_rw_sync(q, NVME_CMD_READ, 1, nsze, 1, &r, 0), NVME_SC_LBA_RANGE);
 	CHECK_EQ(nvme_rw_sync(q, NVME_CMD_READ, 1, ~0ull - 1, 4, &r, 0), NVME_SC_LBA_RANGE);
 	CHECK_EQ(nvme_rw_sync(q, NVME_CMD_READ, 0x4242, 0, 1, &r, 0), NVME_SC_INVALID_NS);
+	/* Simulator only: PRP1 0 is a DMA outside the windows, which the guest's
+	 * IOMMU would log as a DMAR fault (rate-limited, and vfio_smoke needs its
+	 * own); QEMU's nvme ignores a PRP1 offset that is not dword aligned
+	 * (checked in the guest), where NVMe 1.4 4.3 and the generic status PRP
+	 * Offset Invalid (13h: "bits 1:0 are not cleared to 00b") side with the
+	 * simulator */
 	if (on_sim) {
 		struct nvme_sqe cmd = { .opc = NVME_CMD_READ, .nsid = 1, .cdw12 = 15 };
 		/* PRP1 0: outside every DMA window, a data transfer error */
@@ -185,6 +253,7 @@ static void test_io(struct nvme_ctrl *c)
 		CHECK_EQ(nvme_sync(q, &cmd, NULL, 0, 0, NULL), NVME_SC_INVALID_PRP_OFFSET);
 		cmd = (struct nvme_sqe){ .opc = 0x55, .nsid = 1 };
 		CHECK_EQ(nvme_sync(q, &cmd, NULL, 0, 0, NULL), NVME_SC_INVALID_OPCODE);
+		test_dma_faults(q, &r);
 	}
 	/* Flush */
 	CHECK_EQ(nvme_rw_sync(q, NVME_CMD_FLUSH, 1, 0, 1, NULL, 0), 0);
@@ -203,6 +272,11 @@ static void test_io(struct nvme_ctrl *c)
 	rg[0] = (struct nvme_dsm_range){ .nlb = 8192 / lba, .slba = 3072 };
 	struct nvme_sqe cmd = { .opc = NVME_CMD_DSM, .nsid = 1, .cdw10 = 0, .cdw11 = NVME_DSM_AD };
 	CHECK_EQ(nvme_sync(q, &cmd, &w, 0, 16, NULL), 0);
+	/* Simulator only: deallocation is advisory (NVMe 1.4 6.7), and QEMU's
+	 * nvme on a -drive without discard=unmap keeps the data; a range past the
+	 * namespace is skipped by QEMU (hw/nvme/ctrl.c nvme_dsm: "continue") and
+	 * the command succeeds, where the simulator answers LBA Out of Range,
+	 * the generic status for an LBA beyond the namespace (80h) */
 	if (on_sim) {
 		CHECK_EQ(nvme_rw_sync(q, NVME_CMD_READ, 1, 3072, 8192 / lba, &r, 0), 0);
 		CHECK(!memcmp(r.va, zero, 8192));

@@ -4,6 +4,10 @@
 #                           (in the guest it picks the vfio backend: UDD_VM=1)
 #   TESTDIR/*.sh -> name    tests/vm/guest-sh/*.sh (busybox sh scripts)
 #   OVERLAY/bin/edu         examples/edu/edu.c unchanged, static against libudd.a
+#   OVERLAY/bin/test_nvme   tests/nvme/test_nvme.c + examples/nvme/nvme.c (libudd_nvme's
+#                           source), static against libudd.a (-D_GNU_SOURCE, as the
+#                           CMake build compiles them); guest-sh/test_nvme.sh runs
+#                           it with --pool on QEMU's nvme
 #   OVERLAY/bin/udd         tools/udd.c against libudd.a; dynamic, because Debian ships
 #                           no static libpci (libpci-dev has only libpci.so, and libpci
 #                           needs libudev, which has no .a either): its shared libraries
@@ -42,6 +46,8 @@ CF=(-std=c17 -O2 -g -Wall -Wextra -Werror -I"$SRC/include")
     "$SRC/tests/conformance/conformance.c" "$LIBUDD" -ljson-c -lpthread
 "$CC" -static "${CF[@]}" -I"$SRC/examples/edu" -o "$OVL/bin/edu" \
     "$SRC/examples/edu/edu.c" "$LIBUDD" -ljson-c -lpthread
+"$CC" -static "${CF[@]}" -D_GNU_SOURCE -I"$SRC/tests" -I"$SRC/examples/nvme" -o "$OVL/bin/test_nvme" \
+    "$SRC/tests/nvme/test_nvme.c" "$SRC/examples/nvme/nvme.c" "$LIBUDD" -ljson-c -lpthread
 "$CC" "${CF[@]}" -o "$OVL/bin/udd" "$SRC/tools/udd.c" "$LIBUDD" -ljson-c -lpci -lpthread
 cp "$(command -v lspci)" "$OVL/bin/lspci"
 # udd-sim (the lender) from the same build as libudd.a; dynamic like udd
