@@ -49,6 +49,8 @@ run: build
 	@$(BUILD)/examples/edu/edu
 	@echo "== examples/pio =="
 	@$(BUILD)/examples/pio/pio "hello from udd"
+	@echo "== examples/nvme (the simulated NVMe controller) =="
+	@$(BUILD)/examples/nvme/nvme_rw
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)

@@ -59,13 +59,13 @@ for b in bench_access bench_bulk bench_transport bench_dma bench_irq bench_scale
 	if [ $b = bench_access ]; then icount || status=1; fi
 done
 
-# The guest rows (tables 1, 4 and 5 through VFIO): bench/guest/bench_guest_*.c,
+# The guest rows (tables 1, 4 and 5 through VFIO; 6: lent vs direct): bench/guest/bench_guest_*.c,
 # built statically against libudd.a and run in one boot of the QEMU guest of
 # tests/vm (run-guest: Debian's kernel under TCG, edu and nvme on vfio-pci).
 # Returns 1 only if the guest ran and a program failed; a harness that cannot
 # run here prints "guest rows skipped: <why>".
 guest() {
-	local src vm libudd gd out rc quick=0 kcache
+	local src vm libudd gd out rc quick=0 kcache sim
 	src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 	vm=$src/tests/vm
 	libudd=${UDD_BENCH_LIBUDD:-$dir/../src/libudd.a}
@@ -94,9 +94,25 @@ guest() {
 		echo "guest rows skipped: building the static guest programs failed:"; cat "$gd/build.log"
 		rm -rf "$gd"; return 0
 	fi
+	# the lender for bench_guest_lend: the build's udd-sim (dynamic) and its
+	# libraries, at the same paths in the initramfs overlay
+	mkdir -p "$gd/overlay/bin"
+	sim=${UDD_BENCH_SIM:-$(dirname "$libudd")/sim/udd-sim}
+	if [ -x "$sim" ]; then
+		cp "$sim" "$gd/overlay/bin/udd-sim"
+		ldd "$sim" | grep -oE '/[^ ]+' | while read -r lib; do
+			mkdir -p "$gd/overlay$(dirname "$lib")" && cp -L "$lib" "$gd/overlay$lib"
+		done
+	fi
+	# the NVMe rows (udd vs the kernel's nvme + fio): a script and the same
+	# overlay (nvme-perf, udd, fio and their libraries); without them the
+	# other rows run
+	if ! bash "$src/bench/guest/build-nvme.sh" "$gd/bin" "$gd/overlay" "$libudd" >"$gd/build-nvme.log" 2>&1; then
+		echo "guest NVMe rows skipped: building them failed:"; cat "$gd/build-nvme.log"
+	fi
 	echo "== guest rows: one boot of tests/vm/run-guest (QEMU TCG, intel-iommu, edu + nvme on vfio-pci)$([ $quick = 1 ] && echo ', QUICK') =="
 	rc=0
-	"$vm/run-guest" --tests "$gd/bin" --log "$gd/serial.log" --env "UDD_BENCH_QUICK=$quick" \
+	"$vm/run-guest" --tests "$gd/bin" --overlay "$gd/overlay" --log "$gd/serial.log" --env "UDD_BENCH_QUICK=$quick" \
 		>"$gd/out" 2>&1 || rc=$?
 	# Each program's output is between its @@UDD-BEGIN and @@UDD-TEST lines.
 	tr -d '\r' < "$gd/serial.log" 2>/dev/null | awk '
@@ -117,5 +133,22 @@ guest() {
 	rm -rf "$gd"
 	return $rc
 }
+# The NVMe driver (examples/nvme) on the simulated controller of the private
+# pool: IOPS and latency at QD1/QD32, i.e. what the simulator itself costs.
+nvme_sim() {
+	local perf=$dir/../examples/nvme/nvme-perf t=3 w qd line
+	[ -n "${UDD_BENCH_QUICK:-}" ] && [ "$UDD_BENCH_QUICK" != 0 ] && t=1
+	[ -x "$perf" ] || { echo "== nvme-perf: not built =="; return 1; }
+	echo
+	echo "== NVMe driver on the simulated controller (nvme-perf, polled, 4 KiB, ${t} s per cell): the simulator's own cost =="
+	printf '%-14s %10s %10s %10s %10s\n' "cell" "IOPS" "p50 us" "p99 us" "max us"
+	for w in "randread 1" "randread 32" "randwrite 1" "randwrite 32"; do
+		set -- $w
+		line=$("$perf" -w "$1" -b 4096 -q "$2" -t "$t" 2>/dev/null) || { echo "bench: nvme-perf $1 QD$2 failed"; return 1; }
+		echo "$line" | awk -v c="$1-qd$2" '/ IOPS, / { for (i = 1; i <= NF; i++) { if ($i == "p50") p50 = $(i + 1); if ($i == "p99") p99 = $(i + 1); if ($i == "max") mx = $(i + 1) }
+			printf "%-14s %10.0f %10s %10s %10s\n", c, $1, p50, p99, mx }'
+	done
+}
+nvme_sim || status=1
 guest || status=1
 exit $status

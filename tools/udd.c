@@ -8,6 +8,8 @@
  *   udd write FDID SET OFFSET VALUE [-w 8|16|32|64]
  *   udd bind [--force] BDF
  *   udd unbind [--force] [--no-probe] BDF
+ *   udd add [--group GROUP] BDF     lend BDF through the udd-sim daemon
+ *   udd remove [--force] BDF        stop lending it
  *
  * Uses only the public API (udd/udd.h). Device names come from pciutils'
  * pci.ids through libpci; libpci is initialised on an empty dump so that it
@@ -32,7 +34,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -88,6 +92,12 @@ static void usage(FILE *f)
 		"        asking it for its devices; they join `udd list` (docs/cluster.md)\n"
 		"  disconnect HOST[:PORT]\n"
 		"        remove a gateway from the cluster file\n"
+		"  add [--group GROUP] BDF\n"
+		"        lend BDF (bound to vfio-pci) to many borrowers through the udd-sim\n"
+		"        daemon of the runtime directory (started if none runs); its socket\n"
+		"        joins the pool, mode 0600 or 0660 for GROUP\n"
+		"  remove [--force] BDF\n"
+		"        stop lending BDF; refused while it is borrowed unless --force\n"
 		"  unbind [--force] [--no-probe] BDF\n"
 		"        take BDF from vfio-pci and give it back to its default driver\n"
 		"        (--no-probe: leave it without a driver); refused while a udd\n"
@@ -1604,6 +1614,106 @@ static int cmd_connect(int argc, char **argv, int connect)
 	return 0;
 }
 
+/* The udd-sim control socket of the runtime directory (as the library finds it). */
+static void control_path(char *out, size_t len)
+{
+	const char *rt = getenv("UDD_RUNTIME_DIR"), *x = getenv("XDG_RUNTIME_DIR");
+	if (rt && *rt)
+		snprintf(out, len, "%s/sim/control.sock", rt);
+	else if (x && *x)
+		snprintf(out, len, "%s/udd/sim/control.sock", x);
+	else
+		snprintf(out, len, "/tmp/udd-%u/sim/control.sock", (unsigned)getuid());
+}
+
+static int control_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	struct timeval tv = { .tv_sec = 15 }; /* opening a device may take a while */
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+/* udd add / udd remove: one line to the daemon, its reply printed. */
+static int cmd_lend(int argc, char **argv, int add)
+{
+	const char *group = NULL, *bdf = NULL;
+	int force = 0;
+	for (int i = 1; i < argc; i++) {
+		if (add && strcmp(argv[i], "--group") == 0 && i + 1 < argc)
+			group = argv[++i];
+		else if (!add && strcmp(argv[i], "--force") == 0)
+			force = 1;
+		else if (!bdf && argv[i][0] != '-')
+			bdf = argv[i];
+		else
+			bdf = NULL, i = argc;
+	}
+	if (!bdf || strlen(bdf) != 12 || strchr(bdf, ' ') || (group && strchr(group, ' '))) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	char path[600];
+	control_path(path, sizeof(path));
+	udd_ctx_t *ctx = NULL;
+	int fd = control_connect(path);
+	if (fd < 0 && add) {
+		/* no daemon yet: a context starts the embedded one (and holds it
+		 * up until the device is lent; a lending daemon does not idle out) */
+		int rc = udd_ctx_open(&ctx, NULL);
+		if (rc < 0) {
+			die_msg("cannot start udd-sim: %s", strerror(-rc));
+			return EXIT_BAD;
+		}
+		fd = control_connect(path);
+	}
+	if (fd < 0) {
+		die_msg("%s: %s", path, strerror(-fd));
+		if (ctx)
+			udd_ctx_close(ctx);
+		return EXIT_BAD;
+	}
+	char line[200], reply[512];
+	if (add)
+		snprintf(line, sizeof(line), "add %s%s%s\n", bdf, group ? " " : "", group ? group : "");
+	else
+		snprintf(line, sizeof(line), "remove %s%s\n", bdf, force ? " force" : "");
+	size_t got = 0;
+	if (write(fd, line, strlen(line)) == (ssize_t)strlen(line)) {
+		ssize_t n;
+		while (got < sizeof(reply) - 1 && (n = read(fd, reply + got, sizeof(reply) - 1 - got)) > 0) {
+			got += (size_t)n;
+			if (memchr(reply, '\n', got))
+				break;
+		}
+	}
+	reply[got] = '\0';
+	close(fd);
+	if (ctx)
+		udd_ctx_close(ctx);
+	char *nl = strchr(reply, '\n');
+	if (nl)
+		*nl = '\0';
+	if (strcmp(reply, "ok") != 0) {
+		die_msg("%s %s: %s", add ? "add" : "remove", bdf, got ? reply : "no reply from udd-sim");
+		return EXIT_BAD;
+	}
+	printf("%s: %s\n", bdf, add ? "lent" : "no longer lent");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -1631,6 +1741,10 @@ int main(int argc, char **argv)
 		return cmd_connect(argc - 1, argv + 1, 1);
 	if (strcmp(argv[1], "disconnect") == 0)
 		return cmd_connect(argc - 1, argv + 1, 0);
+	if (strcmp(argv[1], "add") == 0)
+		return cmd_lend(argc - 1, argv + 1, 1);
+	if (strcmp(argv[1], "remove") == 0)
+		return cmd_lend(argc - 1, argv + 1, 0);
 	die_msg("unknown command '%s'", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;

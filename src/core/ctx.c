@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "sockpath.h"
 
 extern char **environ;
 
@@ -82,15 +83,11 @@ int udd_private_dir(const char *path)
 /* Connect to a UNIX socket; returns fd or -errno. */
 static int unix_connect(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = -errno;
+	int e = vfu_unix_connect(fd, path); /* any length (sockpath.h) */
+	if (e) {
 		close(fd);
 		return e;
 	}
@@ -202,17 +199,11 @@ static int start_sim(struct udd_ctx *ctx, const char *simdir)
 static int join_embedded(struct udd_ctx *ctx)
 {
 	char simdir[600], ctl[700], lockp[700];
-	/* The deepest socket udd-sim makes there is <runtime>/sim/control.sock;
-	 * a runtime directory too deep for sun_path is named, not left for
-	 * udd-sim's bind() to fail on. */
-	size_t rl = strlen(ctx->runtime_dir);
-	const size_t sun_max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
-	if (rl + strlen("/sim/control.sock") > sun_max) {
-		udd_logf(&ctx->log, UDD_LOG_ERR,
-			 "runtime directory %s is too deep: its socket %s/sim/control.sock would "
-			 "be %zu bytes, a UNIX socket path holds at most %zu (set UDD_RUNTIME_DIR "
-			 "to a shorter directory)", ctx->runtime_dir, ctx->runtime_dir,
-			 rl + strlen("/sim/control.sock"), sun_max);
+	/* Socket paths of any depth work (sockpath.h: through the directory
+	 * when sun_path is too short); only one past PATH_MAX cannot. */
+	if (strlen(ctx->runtime_dir) + strlen("/sim/control.sock") >= 4096) {
+		udd_logf(&ctx->log, UDD_LOG_ERR, "runtime directory %s is too deep (PATH_MAX)",
+			 ctx->runtime_dir);
 		return -ENAMETOOLONG;
 	}
 	int rc = udd_private_dir(ctx->runtime_dir);

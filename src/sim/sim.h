@@ -79,8 +79,12 @@ struct sim_model {
 	uint32_t irq_count[SIM_NUM_IRQ_IDX]; /* per VFIO_PCI_*_IRQ_INDEX */
 };
 
+struct sim_provider;
+
 struct sim_dev {
-	const struct sim_model *model;
+	const struct sim_provider *prov; /* what serves it (sim_server_priv.h) */
+	const struct sim_model *model;   /* simulated devices; NULL for a lent one */
+	void *lend;                      /* a lent device's provider state */
 	char name[32];
 	char *sock_path;
 	int listen_fd;
@@ -151,6 +155,9 @@ void sim_sleep_us(unsigned us);
 extern const struct sim_model sim_model_edu;
 extern const struct sim_model sim_model_pio;
 extern const struct sim_model sim_model_be;
+extern const struct sim_model sim_model_nvme; /* sim_nvme.c */
+/* nvme: a namespace for device @dev, "FILE[:SIZE]" (SIZE with K/M/G); before the device is created. */
+int sim_nvme_add_ns(const char *dev, const char *spec);
 const struct sim_model *sim_model_find(const char *name);
 
 /* ---- device lifetime and serving (sim_server.c) ------------------------------ */

@@ -106,7 +106,7 @@ static void cap_add(json_object *oc, const struct hello *h, const char *name, js
 		json_object_put(val);
 }
 
-static json_object *version_reply(const struct hello *h, bool twin)
+static json_object *version_reply(const struct sim_client *cl, const struct hello *h, bool twin)
 {
 	json_object *out = json_object_new_object();
 	json_object *oc = json_object_new_object();
@@ -128,6 +128,12 @@ static json_object *version_reply(const struct hello *h, bool twin)
 		if (h->faults)
 			json_object_object_add(u, VFU_UDD_CAP_DMA_FAULTS,
 					       json_object_new_boolean(1));
+		if (cl->has_iova) { /* the borrower's windows must lie in here */
+			json_object *io = json_object_new_object();
+			json_object_object_add(io, "start", json_object_new_uint64(cl->iova_lo));
+			json_object_object_add(io, "end", json_object_new_uint64(cl->iova_hi));
+			json_object_object_add(u, VFU_UDD_CAP_IOVA_RANGE, io);
+		}
 		json_object_object_add(oc, VFU_UDD_CAP, u);
 	}
 	return out;
@@ -145,6 +151,10 @@ int sim_cmd_version(struct req *r)
 	int err = parse_version(r, &v, &h, &in);
 	if (!err)
 		err = sim_borrow_grant(cl, h.want);
+	/* the provider's share of a borrow (a lent device: the IOVA range);
+	 * on failure the borrow is released when the connection closes */
+	if (!err && h.want != BORROW_PROBE && cl->d->prov->attach)
+		err = cl->d->prov->attach(cl);
 	/* twin socket only where the client can receive the fd */
 	bool twin = h.twin && cl->max_fds >= 1;
 	if (!err && twin && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
@@ -154,7 +164,7 @@ int sim_cmd_version(struct req *r)
 		return sim_send_error(cl, r->hdr, err);
 	}
 	cl->dma_faults = h.faults;
-	json_object *out = version_reply(&h, twin);
+	json_object *out = version_reply(cl, &h, twin);
 	const char *js = json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN);
 	struct vfu_version rv = { .major = VFU_PROTO_MAJOR,
 				  .minor = v.minor < VFU_PROTO_MINOR ? v.minor : VFU_PROTO_MINOR };
@@ -190,19 +200,8 @@ static int cmd_device_info(struct req *r)
 					.flags = VFIO_DEVICE_FLAGS_PCI,
 					.num_regions = VFIO_PCI_NUM_REGIONS,
 					.num_irqs = VFIO_PCI_NUM_IRQS };
-	if (r->cl->d->model->reset)
-		out.flags |= VFIO_DEVICE_FLAGS_RESET;
+	out.flags |= r->cl->d->prov->dev_flags(r->cl->d) & VFIO_DEVICE_FLAGS_RESET;
 	return sim_send_reply(r->cl, r->hdr, &out, sizeof(out), NULL, 0, NULL, 0);
-}
-
-/* Device lock held. */
-static uint64_t region_size(struct sim_dev *d, uint32_t idx)
-{
-	if (idx < SIM_NUM_BARS)
-		return d->bars[idx].size;
-	if (idx == VFIO_PCI_CONFIG_REGION_INDEX)
-		return d->cfg_size;
-	return 0;
 }
 
 static int cmd_region_info(struct req *r)
@@ -219,80 +218,41 @@ static int cmd_region_info(struct req *r)
 	memset(&out, 0, sizeof(out));
 	out.argsz = sizeof(out);
 	out.index = in.index;
-	int fd = -1;
-	size_t clen = 0;
-	pthread_mutex_lock(&d->lock);
-	out.size = region_size(d, in.index);
-	if (out.size)
-		out.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
-	const struct sim_bar *b = in.index < SIM_NUM_BARS ? &d->bars[in.index] : NULL;
 	/* mappable only for borrowers that can receive the fd */
-	if (b && b->memfd >= 0 && b->nareas && cl->borrow != BORROW_PROBE && cl->max_fds >= 1) {
+	bool may_map = cl->borrow != BORROW_PROBE && cl->max_fds >= 1;
+	struct sim_region reg;
+	int err = d->prov->region_info(d, in.index, may_map, &reg);
+	if (err)
+		return sim_send_error(cl, r->hdr, err);
+	if (reg.nareas > SIM_MAX_AREAS)
+		reg.nareas = SIM_MAX_AREAS;
+	out.size = reg.size;
+	out.flags = reg.flags & (VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE);
+	size_t clen = 0;
+	if (may_map && (reg.flags & VFIO_REGION_INFO_FLAG_MMAP) && reg.nareas && reg.fd >= 0) {
 		struct vfu_cap_sparse_mmap sp = {
 			.hdr = { .id = VFIO_REGION_INFO_CAP_SPARSE_MMAP, .version = 1, .next = 0 },
-			.nr_areas = b->nareas,
+			.nr_areas = reg.nareas,
 		};
-		clen = sizeof(sp) + b->nareas * sizeof(struct vfu_sparse_area);
+		clen = sizeof(sp) + reg.nareas * sizeof(struct vfu_sparse_area);
 		memcpy(caps, &sp, sizeof(sp));
-		memcpy(caps + sizeof(sp), b->areas, b->nareas * sizeof(struct vfu_sparse_area));
+		memcpy(caps + sizeof(sp), reg.areas, reg.nareas * sizeof(struct vfu_sparse_area));
 		out.flags |= VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS;
 		out.argsz = (uint32_t)(sizeof(out) + clen);
 		if (in.argsz >= out.argsz) {
 			out.cap_offset = sizeof(out);
-			out.offset = 0; /* mmap offset into the fd */
-			fd = dup(b->memfd); /* the memfd may be replaced once we unlock */
+			out.offset = reg.mmap_offset; /* mmap offset into the fd */
 		}
 	}
-	pthread_mutex_unlock(&d->lock);
+	int fd = clen && in.argsz >= out.argsz ? reg.fd : -1;
+	if (fd != reg.fd && reg.fd >= 0)
+		close(reg.fd);
 	if (clen && in.argsz < out.argsz) /* too small: fixed part only, with the size needed */
 		return sim_send_reply(cl, r->hdr, &out, sizeof(out), NULL, 0, NULL, 0);
-	if (clen && fd < 0)
-		return sim_send_error(cl, r->hdr, EMFILE);
 	int rc = sim_send_reply(cl, r->hdr, &out, sizeof(out), caps, clen, &fd, fd >= 0 ? 1 : 0);
 	if (fd >= 0)
 		close(fd);
 	return rc;
-}
-
-/* Validate a region access (device lock held); 0 or errno. */
-static int check_access(struct sim_dev *d, const struct vfu_region_access *a)
-{
-	if (a->region >= VFIO_PCI_NUM_REGIONS || a->count == 0 ||
-	    a->count > VFU_DEFAULT_MAX_DATA_XFER)
-		return EINVAL;
-	uint64_t size = region_size(d, a->region);
-	if (a->offset >= size || a->count > size - a->offset)
-		return EINVAL;
-	return 0;
-}
-
-static bool in_area(const struct sim_bar *b, uint64_t off, uint32_t len)
-{
-	if (!b->mem)
-		return false;
-	for (uint32_t i = 0; i < b->nareas; i++)
-		if (off >= b->areas[i].offset && off - b->areas[i].offset < b->areas[i].size &&
-		    len <= b->areas[i].size - (off - b->areas[i].offset))
-			return true;
-	return false;
-}
-
-/* Device lock held. */
-static int region_read_locked(struct sim_dev *d, const struct vfu_region_access *a, uint8_t *buf)
-{
-	int err = check_access(d, a);
-	if (err)
-		return -err;
-	if (a->region == VFIO_PCI_CONFIG_REGION_INDEX) {
-		sim_cfg_read(d, (unsigned)a->offset, buf, a->count);
-		return 0;
-	}
-	const struct sim_bar *b = &d->bars[a->region];
-	if (in_area(b, a->offset, a->count))
-		memcpy(buf, b->mem + a->offset, a->count);
-	else if (d->model->bar_read && d->priv)
-		return d->model->bar_read(d, (int)a->region, a->offset, buf, a->count);
-	return 0;
 }
 
 static int cmd_region_read(struct req *r)
@@ -310,11 +270,10 @@ static int cmd_region_read(struct req *r)
 	uint8_t *buf = calloc(1, a.count);
 	if (!buf)
 		return sim_send_error(r->cl, r->hdr, ENOMEM);
-	pthread_mutex_lock(&d->lock);
-	int rc = region_read_locked(d, &a, buf);
-	pthread_mutex_unlock(&d->lock);
-	if (rc)
-		rc = sim_send_error(r->cl, r->hdr, -rc);
+	int err = d->prov->region_read(r->cl, a.region, a.offset, buf, a.count);
+	int rc;
+	if (err)
+		rc = sim_send_error(r->cl, r->hdr, err);
 	else
 		rc = sim_send_reply(r->cl, r->hdr, &a, sizeof(a), buf, a.count, NULL, 0);
 	free(buf);
@@ -332,25 +291,12 @@ static int cmd_region_write(struct req *r)
 		return sim_send_error(r->cl, r->hdr, EINVAL);
 	if (r->cl->borrow == BORROW_PROBE)
 		return sim_send_error(r->cl, r->hdr, EPERM);
-	const uint8_t *data = r->p + sizeof(a);
-	int rc = 0;
-	pthread_mutex_lock(&d->lock);
-	int err = check_access(d, &a);
-	if (err) {
-		rc = -err;
-	} else if (a.region == VFIO_PCI_CONFIG_REGION_INDEX) {
-		sim_cfg_write(d, (unsigned)a.offset, data, a.count);
-	} else {
-		struct sim_bar *b = &d->bars[a.region];
-		if (in_area(b, a.offset, a.count))
-			memcpy(b->mem + a.offset, data, a.count);
-		else if (d->model->bar_write && d->priv)
-			rc = d->model->bar_write(d, (int)a.region, a.offset, data, a.count,
-						 r->cl->id);
-	}
-	pthread_mutex_unlock(&d->lock);
-	if (rc)
-		return sim_send_error(r->cl, r->hdr, -rc);
+	if (a.region >= VFIO_PCI_NUM_REGIONS || a.count == 0 ||
+	    a.count > VFU_DEFAULT_MAX_DATA_XFER)
+		return sim_send_error(r->cl, r->hdr, EINVAL);
+	int err = d->prov->region_write(r->cl, a.region, a.offset, r->p + sizeof(a), a.count);
+	if (err)
+		return sim_send_error(r->cl, r->hdr, err);
 	return sim_send_reply(r->cl, r->hdr, &a, sizeof(a), NULL, 0, NULL, 0);
 }
 
@@ -359,7 +305,7 @@ static int cmd_reset(struct req *r)
 	struct sim_dev *d = r->cl->d;
 	if (r->cl->borrow == BORROW_PROBE)
 		return sim_send_error(r->cl, r->hdr, EPERM);
-	if (!d->model->reset)
+	if (!(d->prov->dev_flags(d) & VFIO_DEVICE_FLAGS_RESET))
 		return sim_send_error(r->cl, r->hdr, ENOTSUP);
 	int err = sim_dev_function_reset(d, r->cl);
 	if (err)

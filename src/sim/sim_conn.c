@@ -162,9 +162,10 @@ long sim_s2c_call(struct sim_client *cl, uint16_t cmd, const void *p1, size_t l1
 
 void sim_deliver_reply(struct sim_client *cl, const void *msg, long len)
 {
-	const struct vfu_hdr *h = msg;
+	struct vfu_hdr h; /* msg may be unaligned (reader.h) */
+	memcpy(&h, msg, sizeof(h));
 	pthread_mutex_lock(&cl->rep_lock);
-	if (cl->rep_waiting && !cl->rep_ready && h->msg_id == cl->rep_id) {
+	if (cl->rep_waiting && !cl->rep_ready && h.msg_id == cl->rep_id) {
 		if ((size_t)len <= cl->rep_cap) {
 			memcpy(cl->rep_buf, msg, (size_t)len);
 			cl->rep_len = len;

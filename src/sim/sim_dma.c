@@ -248,6 +248,29 @@ static int win_insert(struct sim_client *cl, const struct sim_win *w)
 	return err;
 }
 
+/* Hand the window just inserted at @addr to the provider; on failure it
+ * leaves the table again. 0 or errno. Only the client's own thread maps
+ * and unmaps its windows, so the window stays put while dma_lock is not
+ * held (device DMA only reads the table). */
+static int prov_map(struct sim_client *cl, uint64_t addr, uint64_t size)
+{
+	pthread_mutex_lock(&cl->dma_lock);
+	struct sim_win *w = win_find(cl, addr, size);
+	pthread_mutex_unlock(&cl->dma_lock);
+	if (!w)
+		return EIO;
+	int err = cl->d->prov->dma_map(cl, w);
+	if (err) {
+		pthread_mutex_lock(&cl->dma_lock);
+		tdelete(w, &cl->wins, win_cmp);
+		cl->nwins--;
+		pthread_mutex_unlock(&cl->dma_lock);
+		win_release(w);
+		free(w);
+	}
+	return err;
+}
+
 int sim_cmd_dma_map(struct req *r)
 {
 	struct sim_client *cl = r->cl;
@@ -270,11 +293,18 @@ int sim_cmd_dma_map(struct req *r)
 		else if (err || (err = win_mmap(&w, r->fds[0], m.offset)) != 0)
 			return sim_send_error(cl, r->hdr, err);
 	}
+	if (cl->has_iova && (m.addr < cl->iova_lo || m.addr > cl->iova_hi ||
+			     m.size - 1 > cl->iova_hi - m.addr)) {
+		win_release(&w); /* outside the range this borrower was given */
+		return sim_send_error(cl, r->hdr, ERANGE);
+	}
 	int err = win_insert(cl, &w);
 	if (err) {
 		win_release(&w);
 		return sim_send_error(cl, r->hdr, err);
 	}
+	if (cl->d->prov->dma_map && (err = prov_map(cl, m.addr, m.size)) != 0)
+		return sim_send_error(cl, r->hdr, err);
 	return sim_send_reply(cl, r->hdr, NULL, 0, NULL, 0, NULL, 0);
 }
 
@@ -295,25 +325,33 @@ int sim_cmd_dma_unmap(struct req *r)
 	if (w && w->addr == u.addr && w->size == u.size) {
 		tdelete(w, &cl->wins, win_cmp);
 		cl->nwins--;
-		win_release(w);
-		free(w);
 		err = 0;
+	} else {
+		w = NULL;
 	}
 	pthread_mutex_unlock(&cl->dma_lock);
+	if (w) { /* out of the table: the device no longer reaches it, then unmap */
+		if (cl->d->prov->dma_unmap)
+			cl->d->prov->dma_unmap(cl, w);
+		win_release(w);
+		free(w);
+	}
 	if (err)
 		return sim_send_error(cl, r->hdr, err);
 	return sim_send_reply(cl, r->hdr, &u, sizeof(u), NULL, 0, NULL, 0);
 }
 
-static void win_free(void *p)
-{
-	win_release(p);
-	free(p);
-}
-
 void sim_client_wins_free(struct sim_client *cl)
 {
-	tdestroy(cl->wins, win_free);
-	cl->wins = NULL;
+	/* one by one from the root (a tsearch node starts with its key), so the
+	 * provider unmaps each window from the device before its memory goes */
+	while (cl->wins) {
+		struct sim_win *w = *(struct sim_win **)cl->wins;
+		tdelete(w, &cl->wins, win_cmp);
+		if (cl->d->prov->dma_unmap)
+			cl->d->prov->dma_unmap(cl, w);
+		win_release(w);
+		free(w);
+	}
 	cl->nwins = 0;
 }

@@ -22,8 +22,7 @@ static void signal_fd(int fd)
 	(void)n;
 }
 
-/* Is @fd an eventfd? Made non-blocking if so. */
-static bool eventfd_adopt(int fd)
+bool sim_eventfd_adopt(int fd)
 {
 	char path[64], link[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
@@ -96,25 +95,22 @@ void sim_client_irqs_drain(struct sim_client *cl)
 
 int sim_cmd_irq_info(struct req *r)
 {
+	struct sim_dev *d = r->cl->d;
 	struct vfu_irq_info in, out;
 	if (r->len < sizeof(in))
 		return sim_send_error(r->cl, r->hdr, EINVAL);
 	memcpy(&in, r->p, sizeof(in));
 	if (in.argsz < sizeof(in) || in.index >= SIM_NUM_IRQ_IDX)
 		return sim_send_error(r->cl, r->hdr, EINVAL);
-	out = (struct vfu_irq_info){ .argsz = sizeof(out),
-				     .flags = VFIO_IRQ_INFO_EVENTFD,
-				     .index = in.index,
-				     .count = r->cl->d->model->irq_count[in.index] };
-	if (in.index == VFIO_PCI_INTX_IRQ_INDEX)
-		out.flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED;
-	else
-		out.flags |= VFIO_IRQ_INFO_NORESIZE;
+	out = (struct vfu_irq_info){ .argsz = sizeof(out), .index = in.index };
+	int err = d->prov->irq_info(d, in.index, &out.count, &out.flags);
+	if (err)
+		return sim_send_error(r->cl, r->hdr, err);
 	return sim_send_reply(r->cl, r->hdr, &out, sizeof(out), NULL, 0, NULL, 0);
 }
 
 /* Validate a SET_IRQS request against the device; 0 or errno. */
-static int set_irqs_check(const struct req *r, const struct vfu_irq_set *s, uint32_t n)
+int sim_set_irqs_check(const struct req *r, const struct vfu_irq_set *s, uint32_t n)
 {
 	uint32_t dt = s->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
 	uint32_t act = s->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
@@ -133,7 +129,7 @@ static int set_irqs_check(const struct req *r, const struct vfu_irq_set *s, uint
 		if (act != VFIO_IRQ_SET_ACTION_TRIGGER || (r->nfds && r->nfds != s->count))
 			return EINVAL;
 		for (size_t i = 0; i < r->nfds; i++)
-			if (!eventfd_adopt(r->fds[i]))
+			if (!sim_eventfd_adopt(r->fds[i]))
 				return EINVAL;
 	} else if (r->nfds) {
 		return EINVAL;
@@ -183,24 +179,34 @@ static void set_irqs_apply(struct sim_client *cl, const struct req *r, const str
 int sim_cmd_set_irqs(struct req *r)
 {
 	struct sim_client *cl = r->cl;
-	struct sim_dev *d = cl->d;
 	struct vfu_irq_set s;
 	if (r->len < sizeof(s))
 		return sim_send_error(cl, r->hdr, EINVAL);
 	memcpy(&s, r->p, sizeof(s));
 	if (cl->borrow == BORROW_PROBE)
 		return sim_send_error(cl, r->hdr, EPERM);
+	int err = cl->d->prov->set_irqs(r, &s);
+	if (err)
+		return sim_send_error(cl, r->hdr, err);
+	return sim_send_reply(cl, r->hdr, NULL, 0, NULL, 0, NULL, 0);
+}
+
+int sim_model_set_irqs(struct req *r, const struct vfu_irq_set *sp)
+{
+	struct sim_client *cl = r->cl;
+	struct sim_dev *d = cl->d;
+	struct vfu_irq_set s = *sp;
 	uint32_t n = d->model->irq_count[s.index < SIM_NUM_IRQ_IDX ? s.index : 0];
 	if (n > SIM_MAX_VECTORS)
 		n = SIM_MAX_VECTORS;
-	int err = set_irqs_check(r, &s, n);
+	int err = sim_set_irqs_check(r, &s, n);
 	if (err)
-		return sim_send_error(cl, r->hdr, err);
+		return err;
 	if (s.count == 0) {
 		pthread_mutex_lock(&cl->irq_lock);
 		irq_clear(cl, s.index, 0, SIM_MAX_VECTORS);
 		pthread_mutex_unlock(&cl->irq_lock);
-		return sim_send_reply(cl, r->hdr, NULL, 0, NULL, 0, NULL, 0);
+		return 0;
 	}
 	bool reassert = false;
 	if ((s.flags & VFIO_IRQ_SET_ACTION_UNMASK) && d->model->intx_asserted) {
@@ -211,5 +217,5 @@ int sim_cmd_set_irqs(struct req *r)
 	pthread_mutex_lock(&cl->irq_lock);
 	set_irqs_apply(cl, r, &s, reassert);
 	pthread_mutex_unlock(&cl->irq_lock);
-	return sim_send_reply(cl, r->hdr, NULL, 0, NULL, 0, NULL, 0);
+	return 0;
 }

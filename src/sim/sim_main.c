@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -17,7 +18,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "sim.h"
+#include "sim_server_priv.h"
+#include "sockpath.h"
 
 #define MAX_DEVS 16
 #define MAX_CTL 32
@@ -35,12 +37,19 @@ static int ctl_fd = -1;
 static char *ctl_path;
 static struct ctl_conn ctls[MAX_CTL];
 static int sigpipe_fds[2] = { -1, -1 };
+static char *sim_dir; /* --dir DIR/sim: where lent devices' sockets go */
+
+static const struct sim_model *model_find(const char *name)
+{
+	return sim_model_find(name);
+}
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: udd-sim [-v] [--daemon] [--idle-exit MS] [--pio-record FILE] [--no-udd-ext]\n"
-		   "               (--dir DIR | --socket PATH --device edu|pio|be [...] [--control PATH])\n"
-		   "       udd-sim --dump-config edu|pio|be\n");
+		   "               (--dir DIR [--lend-only] | --socket PATH --device edu|pio|be|nvme [...]\n"
+		   "                [--control PATH]) [--nvme-ns FILE[:SIZE]]... (after --device nvme, or with --dir)\n"
+		   "       udd-sim --dump-config edu|pio|be|nvme\n");
 }
 
 static void on_signal(int sig)
@@ -67,16 +76,14 @@ static int fail(int pipe_fd, const char *fmt, const char *arg, int err)
 
 static int listen_unix(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0) {
-		int e = -errno;
+	int e = vfu_unix_bind(fd, path);
+	if (e == 0 && listen(fd, 16) < 0)
+		e = -errno;
+	if (e) {
 		close(fd);
 		return e;
 	}
@@ -86,14 +93,10 @@ static int listen_unix(const char *path)
 /* Does something answer on @path? */
 static bool socket_alive(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return false;
-	strcpy(sa.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return false;
-	bool ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	bool ok = vfu_unix_connect(fd, path) == 0;
 	close(fd);
 	return ok;
 }
@@ -109,6 +112,80 @@ static struct sim_dev *find_dev(const char *name)
 static void ctl_reply(int fd, const char *s)
 {
 	(void)send(fd, s, strlen(s), MSG_NOSIGNAL);
+}
+
+/* `add BDF [GROUP]`: lend a device bound to vfio-pci (socket DIR/sim/BDF.sock,
+ * mode 0600, or 0660 with group GROUP). */
+static void ctl_add(int fd, char *arg, char *out, size_t outlen)
+{
+	char *grp = strchr(arg, ' ');
+	if (grp)
+		*grp++ = '\0';
+	struct group *g = NULL;
+	if (grp && !(g = getgrnam(grp))) {
+		ctl_reply(fd, "error no such group\n");
+		return;
+	}
+	if (!sim_dir || ndevs >= MAX_DEVS) {
+		ctl_reply(fd, sim_dir ? "error too many devices\n" : "error no --dir\n");
+		return;
+	}
+	if (find_dev(arg)) {
+		ctl_reply(fd, "error already lent\n");
+		return;
+	}
+	struct sim_dev *d;
+	int rc = lend_vfio_create(arg, arg, &d);
+	if (rc) {
+		snprintf(out, outlen, "error %s: %s\n", arg, strerror(-rc));
+		ctl_reply(fd, out);
+		return;
+	}
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s.sock", sim_dir, arg);
+	rc = sim_dev_listen(d, path);
+	if (!rc && chmod(path, g ? 0660 : 0600) < 0)
+		rc = -errno;
+	if (!rc && g && chown(path, (uid_t)-1, g->gr_gid) < 0)
+		rc = -errno;
+	if (rc) {
+		snprintf(out, outlen, "error %.300s: %s\n", path, strerror(-rc));
+		sim_dev_destroy(d);
+		ctl_reply(fd, out);
+		return;
+	}
+	devs[ndevs++] = d;
+	sim_log("%s: lent (socket %s)", arg, path);
+	ctl_reply(fd, "ok\n");
+}
+
+/* `remove BDF [force]`: stop lending; refused while borrowed unless forced. */
+static void ctl_remove(int fd, char *arg)
+{
+	char *opt = strchr(arg, ' ');
+	if (opt)
+		*opt++ = '\0';
+	bool force = opt && !strcmp(opt, "force");
+	int i = 0;
+	while (i < ndevs && (devs[i]->unplugged || strcmp(devs[i]->name, arg) != 0))
+		i++;
+	if (i == ndevs || !lend_vfio_bdf(devs[i])) {
+		ctl_reply(fd, "error no such lent device\n");
+		return;
+	}
+	struct sim_dev *d = devs[i];
+	char who[256] = "";
+	sim_dev_borrowers(d, who, sizeof(who));
+	if (who[0] && !force) {
+		char out[400];
+		snprintf(out, sizeof(out), "error borrowed by %s (remove it with force)\n", who);
+		ctl_reply(fd, out);
+		return;
+	}
+	sim_dev_destroy(d); /* borrowers are disconnected: their calls fail with ENODEV */
+	devs[i] = devs[--ndevs];
+	sim_log("%s: no longer lent", arg);
+	ctl_reply(fd, "ok\n");
 }
 
 static void ctl_command(int fd, char *line)
@@ -143,9 +220,19 @@ static void ctl_command(int fd, char *line)
 			ctl_reply(fd, "error no such device\n");
 			return;
 		}
-		snprintf(out, sizeof(out), "clients=%d faults=%llu\n", sim_dev_nclients(d),
-			 (unsigned long long)atomic_load(&d->faults));
+		int o = snprintf(out, sizeof(out), "clients=%d faults=%llu", sim_dev_nclients(d),
+				 (unsigned long long)atomic_load(&d->faults));
+		if (d->prov->stats)
+			d->prov->stats(d, out + o, sizeof(out) - (size_t)o);
+		o = (int)strlen(out);
+		o += snprintf(out + o, sizeof(out) - (size_t)o, " lender=%d borrowers=", (int)getpid());
+		sim_dev_borrowers(d, out + o, sizeof(out) - (size_t)o - 1);
+		strcat(out, "\n");
 		ctl_reply(fd, out);
+	} else if (!strcmp(line, "add") && arg) {
+		ctl_add(fd, arg, out, sizeof(out));
+	} else if (!strcmp(line, "remove") && arg) {
+		ctl_remove(fd, arg);
 	} else {
 		ctl_reply(fd, "error unknown command\n");
 	}
@@ -196,7 +283,7 @@ static bool pending_connections(void)
 
 static int dump_config(const char *name)
 {
-	const struct sim_model *m = sim_model_find(name);
+	const struct sim_model *m = model_find(name);
 	if (!m) {
 		fprintf(stderr, "udd-sim: unknown device '%s'\n", name);
 		return 2;
@@ -246,8 +333,10 @@ int main(int argc, char **argv)
 	const char *dir = NULL, *pio_record = NULL, *control = NULL;
 	const char *sock_paths[MAX_DEVS], *dev_names[MAX_DEVS];
 	int nsock = 0, nname = 0;
-	bool daemonize = false;
+	bool daemonize = false, lend_only = false;
 	long idle_ms = -1;
+	const char *ns_spec[MAX_DEVS];
+	int ns_dev[MAX_DEVS], nns = 0; /* --nvme-ns: the --device it follows (-1: --dir's) */
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -258,6 +347,8 @@ int main(int argc, char **argv)
 			daemonize = true;
 		} else if (!strcmp(a, "--no-udd-ext")) {
 			sim_no_udd_ext = true;
+		} else if (!strcmp(a, "--lend-only")) {
+			lend_only = true;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			return 0;
@@ -280,10 +371,13 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			i++;
+		} else if (!strcmp(a, "--nvme-ns") && nns < MAX_DEVS) {
+			ns_dev[nns] = nname - 1;
+			ns_spec[nns++] = v, i++;
 		} else if (!strcmp(a, "--socket") && nsock < MAX_DEVS) {
 			sock_paths[nsock++] = v, i++;
 		} else if (!strcmp(a, "--device") && nname < MAX_DEVS) {
-			if (!sim_model_find(v)) {
+			if (!model_find(v)) {
 				fprintf(stderr, "udd-sim: unknown device '%s'\n", v);
 				return 2;
 			}
@@ -293,30 +387,39 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (nsock != nname || (!dir && !nsock) || (dir && nsock)) {
+	if (nsock != nname || (!dir && !nsock) || (dir && nsock) || (lend_only && !dir)) {
 		usage(stderr);
 		return 2;
 	}
 
 	char path[PATH_MAX];
 	if (dir) {
-		static const char *const set[] = { "pio", "edu", "be" };
-		mkdir(dir, 0700);
+		static const char *const set[] = { "pio", "edu", "be", "nvme" };
+		/* a lender's pool is for other users too (readable, not writable:
+		 * docs/security.md); the embedded pool is the user's own */
+		mkdir(dir, lend_only ? 0755 : 0700);
 		snprintf(path, sizeof(path), "%s/sim", dir);
-		if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		if (mkdir(path, lend_only ? 0755 : 0700) < 0 && errno != EEXIST)
 			return fail(-1, "cannot create %s: %s", path, errno);
-		static char paths[3][PATH_MAX];
-		for (int i = 0; i < 3; i++) {
+		sim_dir = strdup(path);
+		static char paths[4][PATH_MAX];
+		for (int i = 0; i < 4 && !lend_only; i++) {
 			snprintf(paths[i], sizeof(paths[i]), "%s/sim/%s.sock", dir, set[i]);
 			sock_paths[i] = paths[i];
 			dev_names[i] = set[i];
 		}
-		nsock = 3;
+		nsock = lend_only ? 0 : 4;
+		static char ns_default[PATH_MAX]; /* the embedded nvme's namespace: persistent */
+		snprintf(ns_default, sizeof(ns_default), "%s/sim/nvme-ns1.img", dir);
+		if (!nns && !lend_only)
+			ns_spec[nns++] = ns_default;
+		for (int i = 0; i < nns; i++)
+			ns_dev[i] = 3;
 		static char cpath[PATH_MAX];
 		snprintf(cpath, sizeof(cpath), "%s/sim/control.sock", dir);
 		control = cpath;
 		if (idle_ms < 0)
-			idle_ms = 1000;
+			idle_ms = lend_only ? 0 : 1000;
 		if (socket_alive(control)) {
 			fprintf(stderr, "udd-sim: another udd-sim serves %s\n", dir);
 			return 1;
@@ -364,7 +467,7 @@ int main(int argc, char **argv)
 	int status = 0;
 	sim_pio_record = pio_record;
 	for (int i = 0; i < nsock; i++) {
-		const struct sim_model *m = sim_model_find(dev_names[i]);
+		const struct sim_model *m = model_find(dev_names[i]);
 		char name[32];
 		const char *base = strrchr(sock_paths[i], '/');
 		base = base ? base + 1 : sock_paths[i];
@@ -372,6 +475,11 @@ int main(int argc, char **argv)
 		char *dot = strstr(name, ".sock");
 		if (dot && dot != name)
 			*dot = '\0';
+		for (int k = 0; k < nns; k++)
+			if (ns_dev[k] == i && sim_nvme_add_ns(name, ns_spec[k])) {
+				status = fail(ready_fd, "bad --nvme-ns %s%s", ns_spec[k], 0);
+				goto out;
+			}
 		struct sim_dev *d;
 		int rc = sim_dev_create(m, name, &d);
 		if (rc) {
@@ -392,6 +500,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		ctl_path = strdup(control);
+		(void)chmod(control, 0600); /* only the lender's user adds and removes */
 	}
 	sim_log("serving %d device(s)%s%s", ndevs, dir ? " in " : "", dir ? dir : "");
 
@@ -483,7 +592,10 @@ int main(int argc, char **argv)
 		if (idle_ms <= 0)
 			continue;
 		uint64_t now = sim_now_ms();
-		if (nctl() || atomic_load(&sim_live_clients)) {
+		bool lending = false;
+		for (int i = 0; i < ndevs; i++)
+			lending |= lend_vfio_bdf(devs[i]) != NULL;
+		if (nctl() || atomic_load(&sim_live_clients) || lending) {
 			atomic_store(&sim_last_activity_ms, now);
 			continue;
 		}
@@ -531,5 +643,6 @@ out:
 		close(ready_fd);
 	close(sigpipe_fds[0]);
 	close(sigpipe_fds[1]);
+	free(sim_dir);
 	return status;
 }

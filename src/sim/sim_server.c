@@ -31,6 +31,8 @@
 #include <unistd.h>
 
 #include "sim_server_priv.h"
+#include "reader.h"
+#include "sockpath.h"
 
 int sim_verbose;
 bool sim_no_udd_ext;
@@ -170,41 +172,15 @@ int sim_borrow_grant(struct sim_client *cl, int want)
 /* Resets                                                                    */
 /* ------------------------------------------------------------------------ */
 
-/* Device lock held. */
-static void bars_release(struct sim_dev *d)
-{
-	for (int i = 0; i < SIM_NUM_BARS; i++) {
-		struct sim_bar *b = &d->bars[i];
-		if (b->mem)
-			munmap(b->mem, b->size);
-		if (b->memfd >= 0)
-			close(b->memfd);
-		memset(b, 0, sizeof(*b));
-		b->memfd = -1;
-	}
-}
-
 /*
- * Power-on reset, after the last borrower left (d->resetting set, so no
- * borrow is granted meanwhile): the model is torn down and built again
- * from scratch — config space, registers, DMA engine, BAR memory in new
- * memfds (an old holder's mappings reach only the old, orphaned memory).
+ * Power-on, after the last borrower left (d->resetting set, so no borrow is
+ * granted meanwhile): the provider brings the device back to the state the
+ * next borrower may expect (a simulated model is built again from scratch;
+ * a lent device is reset). A failure takes the device out of service.
  */
-static void dev_power_on(struct sim_dev *d)
+static void dev_power_on(struct sim_dev *d, bool after_excl)
 {
-	if (d->model->fini && d->priv)
-		d->model->fini(d); /* joins the model's threads: device lock not held */
-	pthread_mutex_lock(&d->lock);
-	bars_release(d);
-	memset(d->cfg, 0, sizeof(d->cfg));
-	memset(d->wmask, 0, sizeof(d->wmask));
-	memset(d->w1cmask, 0, sizeof(d->w1cmask));
-	d->cfg_size = 256;
-	d->priv = NULL;
-	int rc = d->model->init(d);
-	if (rc)
-		bars_release(d);
-	pthread_mutex_unlock(&d->lock);
+	int rc = d->prov->power_on ? d->prov->power_on(d, after_excl) : 0;
 	if (rc) {
 		sim_log("%s: power-on after the last borrower failed: %s; device out of service",
 			d->name, strerror(-rc));
@@ -223,15 +199,7 @@ int sim_dev_function_reset(struct sim_dev *d, struct sim_client *cl)
 	pthread_mutex_unlock(&d->clients_lock);
 	if (holders > 1)
 		return EBUSY; /* others depend on the device's state */
-	pthread_mutex_lock(&d->lock);
-	if (d->priv)
-		d->model->reset(d);
-	for (int i = 0; i < SIM_NUM_BARS; i++)
-		if (d->bars[i].mem)
-			memset(d->bars[i].mem, 0, d->bars[i].size);
-	pthread_mutex_unlock(&d->lock);
-	sim_client_irqs_drain(cl);
-	return 0;
+	return d->prov->reset ? d->prov->reset(cl) : ENOTSUP;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -259,11 +227,12 @@ static void client_free(struct sim_client *cl)
  * each wait without a poll per message: a timeout before the first byte
  * (-EAGAIN) just means an idle client — unless it owes us its VERSION; a
  * timeout inside a message (-ETIMEDOUT) drops it. */
-static long client_recv(struct sim_client *cl, uint8_t *buf, size_t cap, int *fds, size_t *nfds)
+static long client_recv(struct sim_client *cl, struct vfu_reader *rd, const uint8_t **msg,
+			int *fds, size_t *nfds)
 {
 	for (;;) {
 		size_t n = *nfds;
-		long r = vfu_msg_recv(cl->sock, buf, cap, fds, &n, -1);
+		long r = vfu_reader_next(rd, cl->sock, msg, fds, &n);
 		if (r != -EAGAIN) {
 			*nfds = n;
 			return r;
@@ -276,15 +245,19 @@ static long client_recv(struct sim_client *cl, uint8_t *buf, size_t cap, int *fd
 	}
 }
 
+/* Messages are read ahead (reader.h: one system call for a small message);
+ * a message in the reader's buffer may be unaligned, so its header is
+ * copied out and its payload is read with memcpy by every handler. */
 static void client_serve(struct sim_client *cl)
 {
-	size_t cap = VFU_MAX_MSG_SIZE;
-	uint8_t *buf = malloc(cap);
+	struct vfu_reader rd;
 	int fds[VFU_MAX_FDS];
+	int rc = vfu_reader_init(&rd, VFU_MAX_MSG_SIZE);
 
-	while (buf) {
+	while (rc == 0) {
 		size_t nfds = VFU_MAX_FDS;
-		long n = client_recv(cl, buf, cap, fds, &nfds);
+		const uint8_t *msg;
+		long n = client_recv(cl, &rd, &msg, fds, &nfds);
 		if (n <= 0) {
 			if (n < 0)
 				sim_log("%s: client %llu: receive failed: %s", cl->d->name,
@@ -292,33 +265,34 @@ static void client_serve(struct sim_client *cl)
 			break;
 		}
 		atomic_store(&sim_last_activity_ms, sim_now_ms());
-		const struct vfu_hdr *h = (const void *)buf;
-		if ((h->flags & VFU_F_TYPE_MASK) == VFU_F_TYPE_REPLY) {
+		struct vfu_hdr h;
+		memcpy(&h, msg, sizeof(h));
+		if ((h.flags & VFU_F_TYPE_MASK) == VFU_F_TYPE_REPLY) {
 			vfu_close_fds(fds, nfds);
-			sim_deliver_reply(cl, buf, n);
+			sim_deliver_reply(cl, msg, n);
 			continue;
 		}
-		if ((h->flags & VFU_F_TYPE_MASK) != VFU_F_TYPE_COMMAND) {
+		if ((h.flags & VFU_F_TYPE_MASK) != VFU_F_TYPE_COMMAND) {
 			vfu_close_fds(fds, nfds);
 			break;
 		}
 		struct req r = { .cl = cl,
-				 .hdr = h,
-				 .p = buf + sizeof(*h),
-				 .len = (size_t)n - sizeof(*h),
+				 .hdr = &h,
+				 .p = msg + sizeof(h),
+				 .len = (size_t)n - sizeof(h),
 				 .fds = fds,
 				 .nfds = nfds };
-		int rc = sim_dispatch(&r);
+		rc = sim_dispatch(&r);
 		vfu_close_fds(fds, nfds);
-		if (rc || r.close_conn)
-			break;
+		if (r.close_conn)
+			rc = 1;
 	}
-	free(buf);
+	vfu_reader_fini(&rd);
 }
 
 /* Unlink @cl and release its borrow; true if it was the device's last
  * borrower (the caller then powers the device on afresh). */
-static bool client_unlink(struct sim_client *cl)
+static bool client_unlink(struct sim_client *cl, bool *excl)
 {
 	struct sim_dev *d = cl->d;
 	pthread_mutex_lock(&d->clients_lock);
@@ -329,6 +303,7 @@ static bool client_unlink(struct sim_client *cl)
 		}
 	}
 	bool held = cl->borrow == BORROW_SHARED || cl->borrow == BORROW_EXCL;
+	*excl = cl->borrow == BORROW_EXCL;
 	if (cl->borrow == BORROW_SHARED)
 		d->n_shared--;
 	else if (cl->borrow == BORROW_EXCL)
@@ -347,7 +322,8 @@ static void *client_thread(void *arg)
 	struct sim_dev *d = cl->d;
 
 	client_serve(cl);
-	bool last = client_unlink(cl);
+	bool excl = false;
+	bool last = client_unlink(cl, &excl);
 
 	/* wake any server-to-client waiter, wait for users, release all */
 	pthread_mutex_lock(&cl->rep_lock);
@@ -360,10 +336,14 @@ static void *client_thread(void *arg)
 		pthread_cond_wait(&d->clients_cv, &d->clients_lock);
 	pthread_mutex_unlock(&d->clients_lock);
 	sim_log("%s: client %llu gone", d->name, (unsigned long long)cl->id);
+	/* the provider lets go of what the device holds of it (interrupt
+	 * eventfds), then every window is unmapped (client_free) */
+	if (cl->borrow != BORROW_NONE && d->prov->detach)
+		d->prov->detach(cl);
 	client_free(cl);
 
 	if (last) {
-		dev_power_on(d);
+		dev_power_on(d, excl);
 		pthread_mutex_lock(&d->clients_lock);
 		d->resetting = false;
 		pthread_cond_broadcast(&d->clients_cv);
@@ -382,14 +362,14 @@ static void *client_thread(void *arg)
 /* Devices                                                                   */
 /* ------------------------------------------------------------------------ */
 
-int sim_dev_create(const struct sim_model *m, const char *name, struct sim_dev **out)
+int sim_dev_alloc(const struct sim_provider *prov, const char *name, struct sim_dev **out)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, sim_dma_budget_init);
 	struct sim_dev *d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	d->model = m;
+	d->prov = prov;
 	snprintf(d->name, sizeof(d->name), "%s", name);
 	d->listen_fd = -1;
 	d->cfg_size = 256;
@@ -398,7 +378,27 @@ int sim_dev_create(const struct sim_model *m, const char *name, struct sim_dev *
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_mutex_init(&d->clients_lock, NULL);
 	pthread_cond_init(&d->clients_cv, NULL);
-	int rc = m->init(d);
+	*out = d;
+	return 0;
+}
+
+void sim_dev_free(struct sim_dev *d)
+{
+	pthread_cond_destroy(&d->clients_cv);
+	pthread_mutex_destroy(&d->clients_lock);
+	pthread_mutex_destroy(&d->lock);
+	free(d->sock_path);
+	free(d);
+}
+
+int sim_dev_create(const struct sim_model *m, const char *name, struct sim_dev **out)
+{
+	struct sim_dev *d;
+	int rc = sim_dev_alloc(&sim_prov_model, name, &d);
+	if (rc)
+		return rc;
+	d->model = m;
+	rc = m->init(d);
 	if (rc) {
 		for (int i = 0; i < SIM_NUM_BARS; i++) {
 			if (d->bars[i].mem)
@@ -406,10 +406,7 @@ int sim_dev_create(const struct sim_model *m, const char *name, struct sim_dev *
 			if (d->bars[i].memfd >= 0)
 				close(d->bars[i].memfd);
 		}
-		pthread_cond_destroy(&d->clients_cv);
-		pthread_mutex_destroy(&d->clients_lock);
-		pthread_mutex_destroy(&d->lock);
-		free(d);
+		sim_dev_free(d);
 		return rc;
 	}
 	*out = d;
@@ -418,16 +415,14 @@ int sim_dev_create(const struct sim_model *m, const char *name, struct sim_dev *
 
 int sim_dev_listen(struct sim_dev *d, const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	unlink(path); /* stale socket */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0) {
-		int e = -errno;
+	int e = vfu_unix_bind(fd, path); /* any length (sockpath.h) */
+	if (e == 0 && listen(fd, 64) < 0)
+		e = -errno;
+	if (e) {
 		close(fd);
 		return e;
 	}
@@ -473,6 +468,14 @@ int sim_dev_serve_fd(struct sim_dev *d, int s)
 	cl->max_xfer = VFU_DEFAULT_MAX_DATA_XFER;
 	cl->max_fds = 1; /* the spec's default when the client names none */
 	cl->id = atomic_fetch_add(&next_client_id, 1);
+	cl->pid = cl->uid = -1;
+	cl->iova_slot = -1;
+	struct ucred uc;
+	socklen_t ul = sizeof(uc);
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0 && ul == sizeof(uc)) {
+		cl->pid = (int)uc.pid;
+		cl->uid = (int)uc.uid;
+	}
 	for (unsigned i = 0; i < SIM_NUM_IRQ_IDX; i++)
 		for (unsigned j = 0; j < SIM_MAX_VECTORS; j++)
 			cl->irq_fd[i][j] = -1;
@@ -529,6 +532,24 @@ void sim_dev_unplug(struct sim_dev *d)
 	pthread_mutex_unlock(&d->clients_lock);
 }
 
+void sim_dev_borrowers(struct sim_dev *d, char *buf, size_t len)
+{
+	size_t o = 0;
+	if (len)
+		buf[0] = '\0';
+	pthread_mutex_lock(&d->clients_lock);
+	for (struct sim_client *c = d->clients; c && o + 1 < len; c = c->next) {
+		if (c->borrow != BORROW_SHARED && c->borrow != BORROW_EXCL)
+			continue;
+		int n = snprintf(buf + o, len - o, "%s%d/%s", o ? "," : "", c->pid,
+				 sim_borrow_names[c->borrow]);
+		if (n < 0 || (size_t)n >= len - o)
+			break;
+		o += (size_t)n;
+	}
+	pthread_mutex_unlock(&d->clients_lock);
+}
+
 int sim_dev_nclients(struct sim_dev *d)
 {
 	pthread_mutex_lock(&d->clients_lock);
@@ -546,24 +567,15 @@ void sim_dev_destroy(struct sim_dev *d)
 	while (d->n_clients > 0)
 		pthread_cond_wait(&d->clients_cv, &d->clients_lock);
 	pthread_mutex_unlock(&d->clients_lock);
-	if (d->model->fini && d->priv)
-		d->model->fini(d);
-	for (int i = 0; i < SIM_NUM_BARS; i++) {
-		if (d->bars[i].mem)
-			munmap(d->bars[i].mem, d->bars[i].size);
-		if (d->bars[i].memfd >= 0)
-			close(d->bars[i].memfd);
-	}
-	pthread_cond_destroy(&d->clients_cv);
-	pthread_mutex_destroy(&d->clients_lock);
-	pthread_mutex_destroy(&d->lock);
-	free(d);
+	if (d->prov->destroy)
+		d->prov->destroy(d);
+	sim_dev_free(d);
 }
 
 const struct sim_model *sim_model_find(const char *name)
 {
 	static const struct sim_model *const all[] = { &sim_model_edu, &sim_model_pio,
-						       &sim_model_be };
+						       &sim_model_be, &sim_model_nvme };
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		if (!strcmp(all[i]->name, name))
 			return all[i];

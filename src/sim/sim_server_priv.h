@@ -7,6 +7,14 @@
  *   sim_cmds.c    VERSION, infos, region access, reset, dispatch
  *   sim_dma.c     DMA windows (DMA_MAP/UNMAP) and device DMA
  *   sim_irq.c     interrupts (IRQ_INFO, SET_IRQS, raising vectors)
+ *   sim_prov_model.c  the provider of simulated devices (struct sim_model)
+ *   lend_vfio.c   the provider of lent devices (a host device bound to
+ *                 vfio-pci, served to many borrowers)
+ *
+ * The core (connections, VERSION, borrow arbitration, argument checks, the
+ * DMA window table, the power-on between borrowers) is the same for every
+ * device; what a device does with a region access, a DMA window, an
+ * interrupt eventfd or a reset is its provider's (struct sim_provider).
  *
  * Limits a client cannot exceed (each a clear errno, never a daemon-wide
  * failure) are defined here.
@@ -77,7 +85,72 @@ struct sim_client {
 	pthread_mutex_t irq_lock;
 	int irq_fd[SIM_NUM_IRQ_IDX][SIM_MAX_VECTORS];
 	bool irq_masked[SIM_NUM_IRQ_IDX][SIM_MAX_VECTORS];
+
+	/* Peer credentials (SO_PEERCRED at accept; -1 if unknown). */
+	int pid, uid;
+	/* IOVA range the borrower's windows must lie in (inclusive), advertised
+	 * in the VERSION reply's udd capability; has_iova false: anywhere. Set by
+	 * the provider's attach(), constant for the connection. */
+	bool has_iova;
+	uint64_t iova_lo, iova_hi;
+	int iova_slot; /* provider's bookkeeping (-1: none) */
 };
+
+struct req;
+
+/* A region as a provider describes it. */
+struct sim_region {
+	uint64_t size;       /* 0: no region */
+	uint32_t flags;      /* VFIO_REGION_INFO_FLAG_READ/WRITE/MMAP */
+	int fd;              /* mmap fd (a dup, the caller closes it), or -1 */
+	uint64_t mmap_offset; /* where the region starts in fd */
+	uint32_t nareas;     /* mappable areas (offsets inside the region) */
+	struct vfu_sparse_area areas[SIM_MAX_AREAS];
+};
+
+/*
+ * A device provider: what the core calls for everything the device itself
+ * does. Arguments are validated by the core first (region index below
+ * VFIO_PCI_NUM_REGIONS, count 1..VFU_DEFAULT_MAX_DATA_XFER, probes refused
+ * where they may not act); providers check offsets against their regions.
+ * Errors are positive errno values (the error reply's), unless said.
+ * Called from a client's thread without any core lock held.
+ */
+struct sim_provider {
+	const char *name;
+	/* VFIO_DEVICE_FLAGS_RESET if the device can reset. */
+	uint32_t (*dev_flags)(struct sim_dev *d);
+	/* Region @index; @want_fd: also a dup of the mmap fd (else fd = -1). */
+	int (*region_info)(struct sim_dev *d, uint32_t index, bool want_fd, struct sim_region *out);
+	int (*region_read)(struct sim_client *cl, uint32_t index, uint64_t off, void *buf,
+			   uint32_t len);
+	int (*region_write)(struct sim_client *cl, uint32_t index, uint64_t off, const void *buf,
+			    uint32_t len);
+	/* Interrupt index (< SIM_NUM_IRQ_IDX): vector count and VFIO_IRQ_INFO_* flags. */
+	int (*irq_info)(struct sim_dev *d, uint32_t index, uint32_t *count, uint32_t *flags);
+	/* SET_IRQS from @r->cl (header @s already copied, probes refused). */
+	int (*set_irqs)(struct req *r, const struct vfu_irq_set *s);
+	/* A new window (already in the client's table; w->map set if the
+	 * server mmapped the borrower's fd). NULL: nothing to do. */
+	int (*dma_map)(struct sim_client *cl, struct sim_win *w);
+	/* The window goes (DMA_UNMAP, or its borrower went); before munmap. */
+	void (*dma_unmap)(struct sim_client *cl, struct sim_win *w);
+	/* DEVICE_RESET by the device's only borrower @cl. */
+	int (*reset)(struct sim_client *cl);
+	/* Borrow granted (shared or exclusive): set cl's IOVA range. NULL: none. */
+	int (*attach)(struct sim_client *cl);
+	/* The borrower goes (connection closed; windows are unmapped next). */
+	void (*detach)(struct sim_client *cl);
+	/* After the last borrower (@after_excl: it was exclusive), before the
+	 * next: back to power-on state. -errno: the device is out of service. */
+	int (*power_on)(struct sim_dev *d, bool after_excl);
+	/* sim_dev_destroy: release the provider's state. */
+	void (*destroy)(struct sim_dev *d);
+	/* Extra words for the control socket's `stats` (may be NULL). */
+	void (*stats)(struct sim_dev *d, char *buf, size_t len);
+};
+
+extern const struct sim_provider sim_prov_model;
 
 /* A command being handled. */
 struct req {
@@ -116,6 +189,13 @@ int sim_borrow_grant(struct sim_client *cl, int want);
  * dropped. 0, or EBUSY while another borrower shares the device. */
 int sim_dev_function_reset(struct sim_dev *d, struct sim_client *cl);
 
+/* Allocate a device served by @prov (no model, not listening). */
+int sim_dev_alloc(const struct sim_provider *prov, const char *name, struct sim_dev **out);
+/* Its borrowers as "pid/mode,pid/mode" (empty: none) into @buf. */
+void sim_dev_borrowers(struct sim_dev *d, char *buf, size_t len);
+/* Free a device from sim_dev_alloc that never served a client. */
+void sim_dev_free(struct sim_dev *d);
+
 /* ---- sim_cmds.c --------------------------------------------------------- */
 int sim_dispatch(struct req *r);
 int sim_cmd_version(struct req *r);
@@ -133,5 +213,19 @@ int sim_cmd_set_irqs(struct req *r);
 void sim_client_irqs_free(struct sim_client *cl);
 /* Drop what a client's eventfds have pending (device reset). */
 void sim_client_irqs_drain(struct sim_client *cl);
+/* The simulated models' SET_IRQS (sim_prov_model). */
+int sim_model_set_irqs(struct req *r, const struct vfu_irq_set *s);
+/* Is @fd an eventfd? Made non-blocking if so. */
+bool sim_eventfd_adopt(int fd);
+/* Validate SET_IRQS @s of @r for an index of @n vectors (flags, ranges,
+ * fds are eventfds, BOOL data present); 0 or errno. */
+int sim_set_irqs_check(const struct req *r, const struct vfu_irq_set *s, uint32_t n);
+
+/* ---- lend_vfio.c -------------------------------------------------------- */
+/* A device of this host bound to vfio-pci, opened exclusively by the lender
+ * (so nobody opens it directly meanwhile), named @name. 0 or -errno. */
+int lend_vfio_create(const char *bdf, const char *name, struct sim_dev **out);
+/* Its PCI address, or NULL for a simulated device. */
+const char *lend_vfio_bdf(const struct sim_dev *d);
 
 #endif

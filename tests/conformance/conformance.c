@@ -3,7 +3,7 @@
  * Conformance tests of the public API on the edu device (1234:11e8), one
  * source for every backend. The backend is a run-time parameter:
  *
- *   conformance [--backend sim|vfio]      (or $UDD_CONF_BACKEND; default
+ *   conformance [--backend sim|vfio|lent] (or $UDD_CONF_BACKEND; default
  *                                          vfio when $UDD_VM=1, else sim)
  *
  *  - sim:  the embedded udd-sim in a private runtime directory (host ctest);
@@ -13,6 +13,12 @@
  *          and `lspci -xxx` (when lspci is in the initramfs) and with sysfs
  *          "config"; and, when nvme is bound to vfio-pci, its config space
  *          and capability list too.
+ *  - lent: the same edu lent by udd-sim --lend-only (tests/vm/guest-sh/
+ *          lend_conformance.sh) and borrowed through its socket, the only
+ *          device in the pool ($UDD_POOL=DIR/sim, no VFIO, no embedded pool):
+ *          a real edu (as vfio) reached over vfio-user that can be shared
+ *          (as sim); config space compared with sysfs/lspci as for vfio
+ *          ($UDD_VM_EDU names the device), IOVAs inside the lender's range.
  *
  * Covered: pool listing with filters (vendor/device/class+mask/subsystem,
  * zero = wildcard, no match), udd_pool_info fields, borrow/return (exclusive,
@@ -69,7 +75,7 @@
 #define EDU_BUF 0x40000u
 #define XFER 2048u /* QEMU's edu aborts on a transfer reaching its buffer's last byte */
 
-enum backend { BE_SIM, BE_VFIO };
+enum backend { BE_SIM, BE_VFIO, BE_LENT };
 static enum backend be;
 static const char *be_name;
 static char rtdir[64];
@@ -104,10 +110,18 @@ static int open_ctx(udd_ctx_t **ctx)
 	} else if (be == BE_SIM) {
 		o.flags = UDD_CTX_F_NO_VFIO;
 		o.runtime_dir = rtdir;
+	} else if (be == BE_LENT) {
+		o.flags = UDD_CTX_F_NO_VFIO | UDD_CTX_F_NO_EMBEDDED; /* $UDD_POOL only */
 	} else {
 		o.flags = UDD_CTX_F_NO_EMBEDDED;
 	}
 	return udd_ctx_open(ctx, &o);
+}
+
+/* The PCI address of a real edu (vfio, lent), NULL on the simulator. */
+static const char *edu_bdf(const udd_dev_info_t *in)
+{
+	return be == BE_VFIO ? in->location : be == BE_LENT ? getenv("UDD_VM_EDU") : NULL;
 }
 
 static double now(void)
@@ -285,13 +299,19 @@ static udd_fdid_t test_pool(udd_ctx_t *ctx, udd_dev_info_t *edu)
 static void test_info_fields(const udd_dev_info_t *in, udd_fdid_t id)
 {
 	CHECK_EQ(in->fdid, id);
-	CHECK(strcmp(in->backend, be == BE_SIM ? "vfio-user" : "vfio") == 0);
+	CHECK(strcmp(in->backend, be == BE_VFIO ? "vfio" : "vfio-user") == 0);
 	CHECK(in->location[0] != '\0');
 	CHECK(memchr(in->location, '\0', sizeof(in->location)) != NULL);
 	if (be == BE_VFIO) {
 		const char *bdf = getenv("UDD_VM_EDU");
 		if (bdf)
 			CHECK(strcmp(in->location, bdf) == 0);
+	}
+	if (be == BE_LENT && edu_bdf(in)) { /* the lender's DIR/sim/<bdf>.sock */
+		char want[40];
+		snprintf(want, sizeof(want), "/%s.sock", edu_bdf(in));
+		size_t l = strlen(in->location), w = strlen(want);
+		CHECK(l > w && strcmp(in->location + l - w, want) == 0);
 	}
 	CHECK_EQ(in->vendor_id, EDU_VENDOR);
 	CHECK_EQ(in->device_id, EDU_DEVICE);
@@ -313,7 +333,7 @@ static void test_info_fields(const udd_dev_info_t *in, udd_fdid_t id)
 	CHECK_EQ(in->irq_count[UDD_IRQ_INTX], 1);
 	CHECK_EQ(in->irq_count[UDD_IRQ_MSI], 1);
 	CHECK_EQ(in->irq_count[UDD_IRQ_MSIX], 0);
-	if (be == BE_VFIO) /* QEMU's edu has no reset; vfio-pci says so */
+	if (be != BE_SIM) /* QEMU's edu has no reset; vfio-pci says so (and the lender) */
 		CHECK_EQ(in->can_reset, 0);
 }
 
@@ -349,9 +369,9 @@ static void test_borrow(udd_ctx_t *ctx, udd_fdid_t id, const udd_dev_info_t *pin
 	REQUIRE_OK(open_ctx(&ctx2));
 	CHECK_EQ(udd_dev_borrow(ctx2, id, UDD_BORROW_EXCLUSIVE, &d2), -EBUSY);
 	CHECK_EQ(run_child(id), 16);
-	/* shared while exclusive: busy (sim) or not possible at all (vfio) */
+	/* shared while exclusive: busy (sim, lent) or not possible at all (vfio) */
 	int rc = udd_dev_borrow(ctx2, id, 0, &d2);
-	if (be == BE_SIM)
+	if (be != BE_VFIO)
 		CHECK_EQ(rc, -EBUSY);
 	else
 		CHECK(rc == -EBUSY || rc == -EOPNOTSUPP);
@@ -366,7 +386,7 @@ static void test_borrow(udd_ctx_t *ctx, udd_fdid_t id, const udd_dev_info_t *pin
 
 	/* shared borrowing */
 	rc = udd_dev_borrow(ctx, id, 0, &d1);
-	if (be == BE_SIM) {
+	if (be != BE_VFIO) {
 		CHECK_EQ(rc, 0);
 		CHECK_EQ(udd_dev_borrow(ctx2, id, 0, &d2), 0);
 		CHECK_EQ(udd_dev_borrow(ctx, id, UDD_BORROW_EXCLUSIVE, &d3), -EBUSY);
@@ -433,8 +453,8 @@ static void test_regsets(udd_dev_t *dev, const udd_dev_info_t *in)
 	udd_dev_info_t bin;
 	REQUIRE_OK(udd_dev_get_info(dev, &bin));
 	CHECK_EQ(udd_acc_is_direct(acc) != 0, (bin.regsets[1].flags & UDD_RS_F_MMAP) != 0);
-	if (be == BE_VFIO)
-		CHECK(udd_acc_is_direct(acc)); /* vfio-pci lets a 1 MiB BAR be mmapped */
+	if (be != BE_SIM) /* vfio-pci lets a 1 MiB BAR be mmapped (lent: the VFIO device fd) */
+		CHECK(udd_acc_is_direct(acc));
 	udd_regs_unmap(acc);
 	udd_regs_unmap(NULL);
 
@@ -545,7 +565,7 @@ static void test_config(udd_dev_t *dev, const udd_dev_info_t *in)
 	 * borrowing; the vfio-user client leaves the command register to the
 	 * driver (udd-sim does not model it) */
 	CHECK_EQ(udd_cfg_read16(dev, 4, &v16), 0);
-	if (be == BE_VFIO)
+	if (be != BE_SIM) /* the VFIO backend's borrow, or the lender keeps them on */
 		CHECK_EQ(v16 & 0x6, 0x6);
 
 	/* alignment and range */
@@ -962,10 +982,17 @@ static void test_dma(udd_ctx_t *ctx, udd_dev_t *dev)
 	uint64_t last = 0;
 	CHECK_EQ(udd_dma_faults(dev, &last), 0);
 
-	/* a second window with a fixed IOVA */
-	iova2 = 0x0800000;
+	/* a second window with a fixed IOVA (lent: the lender's IOVAs start at
+	 * 16 MiB; below is refused) */
+	if (be == BE_LENT) {
+		iova2 = 0x0800000;
+		CHECK_EQ(udd_dma_map(dev, mem, 2 * 4096, 4096, &attr, UDD_DMA_F_READ | UDD_DMA_F_FIXED,
+				     &iova2, &d2),
+			 -EINVAL);
+	}
+	iova2 = be == BE_LENT ? 0x2000000 : 0x0800000;
 	if (iova2 >= iova && iova2 < iova + 3 * 4096)
-		iova2 = 0x0900000;
+		iova2 += 0x0100000;
 	REQUIRE_OK(udd_dma_map(dev, mem, 2 * 4096, 4096, &attr,
 			       UDD_DMA_F_WRITE | UDD_DMA_F_READ | UDD_DMA_F_FIXED, &iova2, &d2));
 	CHECK_EQ(udd_dma_iova(d2), iova2);
@@ -1018,9 +1045,9 @@ static void test_irq(udd_ctx_t *ctx, udd_dev_t *dev)
 	REQUIRE_OK(udd_dev_get_info(dev, &in));
 	/* the device's real MSI control (sysfs, below vfio-pci's virtualised
 	 * config space, which shows only what the user wrote) has MSI on */
-	if (msi > 0 && be == BE_VFIO) {
+	if (msi > 0 && edu_bdf(&in)) {
 		uint8_t sys[256];
-		if (sysfs_config(in.location, sys, sizeof(sys)) == 0)
+		if (sysfs_config(edu_bdf(&in), sys, sizeof(sys)) == 0)
 			CHECK_EQ(sys[msi + 2] & 1, 1);
 	}
 	udd_put32(bar, EDU_IRQ_ACK, 0xffffffff);
@@ -1061,9 +1088,9 @@ static void test_irq(udd_ctx_t *ctx, udd_dev_t *dev)
 
 	REQUIRE_OK(udd_irq_disable(dev));
 	CHECK_EQ(udd_irq_fd(dev, 0), -ENOENT);
-	if (msi > 0 && be == BE_VFIO) {
+	if (msi > 0 && edu_bdf(&in)) {
 		uint8_t sys[256];
-		if (sysfs_config(in.location, sys, sizeof(sys)) == 0)
+		if (sysfs_config(edu_bdf(&in), sys, sizeof(sys)) == 0)
 			CHECK_EQ(sys[msi + 2] & 1, 0);
 	}
 	CHECK_EQ(udd_dma_faults(dev, NULL), 0);
@@ -1113,7 +1140,7 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--child-borrow") == 0 && i + 1 < argc)
 			child_id = argv[++i];
 		else {
-			fprintf(stderr, "usage: conformance [--backend sim|vfio|remote]\n");
+			fprintf(stderr, "usage: conformance [--backend sim|vfio|lent|remote]\n");
 			return 2;
 		}
 	}
@@ -1123,11 +1150,13 @@ int main(int argc, char **argv)
 		be = BE_SIM;
 	else if (strcmp(b, "vfio") == 0)
 		be = BE_VFIO;
+	else if (strcmp(b, "lent") == 0)
+		be = BE_LENT;
 	else {
-		fprintf(stderr, "conformance: unknown backend '%s' (sim or vfio)\n", b);
+		fprintf(stderr, "conformance: unknown backend '%s' (sim, vfio, lent or remote)\n", b);
 		return 2;
 	}
-	be_name = remote ? "remote" : be == BE_SIM ? "sim" : "vfio";
+	be_name = b;
 	if (rd)
 		snprintf(rtdir, sizeof(rtdir), "%s", rd);
 	if (child_id)
@@ -1157,11 +1186,11 @@ int main(int argc, char **argv)
 	test_config(dev, &pinfo);
 	STEP("test_config");
 	int lspci = 0;
-	if (be == BE_VFIO) {
+	if (edu_bdf(&pinfo)) {
 		lspci = have_lspci();
 		if (!lspci)
 			fprintf(stderr, "  (no lspci: compared with sysfs config only)\n");
-		compare_with_guest(dev, pinfo.location, lspci);
+		compare_with_guest(dev, edu_bdf(&pinfo), lspci);
 	}
 	test_access(dev);
 	STEP("test_access");

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* libFuzzer's entry point; replay_main.c calls it without libFuzzer. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -71,6 +72,11 @@ void fuzz_close_fds(int *fds, size_t n);
 
 /* Monotonic milliseconds. */
 uint64_t fuzz_now_ms(void);
+/* One non-blocking sendmsg of p[off, len), with @nfds descriptors on the
+ * first byte (off == 0): bytes sent, or -1 with errno. Raw bytes: the
+ * harnesses send whatever the input says, framed or not. */
+ssize_t fuzz_send_part(int sock, const uint8_t *p, size_t off, size_t len, const int *fds,
+		       size_t nfds);
 void fuzz_sleep_us(unsigned us);
 
 /* Little-endian loads and stores (x86-64 hosts; the protocol is host order). */

@@ -144,3 +144,27 @@ void fuzz_sleep_us(unsigned us)
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
+
+ssize_t fuzz_send_part(int sock, const uint8_t *p, size_t off, size_t len, const int *fds,
+		       size_t nfds)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int) * (FUZZ_MAX_FDS + 1))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = (void *)(p + off), .iov_len = len - off };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (nfds > FUZZ_MAX_FDS + 1)
+		nfds = FUZZ_MAX_FDS + 1;
+	if (nfds && off == 0) {
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.b;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+}

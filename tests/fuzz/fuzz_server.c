@@ -80,25 +80,9 @@ static bool pump(struct session *s, int timeout_ms);
 static bool send_all(struct session *s, int sock, const uint8_t *p, size_t len, const int *fds,
 		     size_t nfds, bool may_pump)
 {
-	union {
-		char b[CMSG_SPACE(sizeof(int) * FUZZ_MAX_FDS)];
-		struct cmsghdr align;
-	} ctl;
 	size_t off = 0;
 	while (off < len) {
-		struct iovec iov = { .iov_base = (void *)(p + off), .iov_len = len - off };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-		if (nfds && off == 0) {
-			memset(&ctl, 0, sizeof(ctl));
-			mh.msg_control = ctl.b;
-			mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-			struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-			c->cmsg_level = SOL_SOCKET;
-			c->cmsg_type = SCM_RIGHTS;
-			c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-			memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-		}
-		ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = fuzz_send_part(sock, p, off, len, fds, nfds);
 		if (n > 0) {
 			off += (size_t)n;
 			continue;

@@ -54,11 +54,11 @@ int main(void)
 	REQUIRE_OK(udd_ctx_open(&c1, &o));
 	CHECK(control_exists());
 	REQUIRE_OK(udd_ctx_open(&c2, &o)); /* joins the same udd-sim */
-	CHECK_EQ(udd_pool_list(c2, NULL, NULL, 0), 3);
+	CHECK_EQ(udd_pool_list(c2, NULL, NULL, 0), 4);
 	udd_ctx_close(c1);
 	usleep(1500 * 1000); /* longer than udd-sim's idle exit: c2 still holds a lease */
 	CHECK(control_exists());
-	CHECK_EQ(udd_pool_list(c2, NULL, NULL, 0), 3);
+	CHECK_EQ(udd_pool_list(c2, NULL, NULL, 0), 4);
 
 	/* the log callback hears about a refused borrow */
 	REQUIRE_OK(udd_ctx_set_log(c2, logcb, &nlogs, UDD_LOG_DEBUG));
@@ -84,7 +84,7 @@ int main(void)
 	CHECK(gone);
 	/* and the next context starts it again */
 	REQUIRE_OK(udd_ctx_open(&c1, &o));
-	CHECK_EQ(udd_pool_list(c1, NULL, NULL, 0), 3);
+	CHECK_EQ(udd_pool_list(c1, NULL, NULL, 0), 4);
 	udd_ctx_close(c1);
 	udd_ctx_close(NULL);
 	return t_done("test_ctx_lifecycle");

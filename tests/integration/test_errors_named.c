@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Errors say what went wrong:
- *  - a runtime directory too deep for UNIX socket paths: udd_ctx_open is
- *    -ENAMETOOLONG with a log line naming the path (it was -EIO, from
- *    udd-sim failing to bind);
+ *  - a runtime directory too deep for UNIX socket paths works (it was -EIO,
+ *    from udd-sim failing to bind; sockets are reached through their
+ *    directory, src/backend/vfio-user/sockpath.h);
  *  - udd-sim failing to start with a reason: that errno, its message logged
  *    (it was a bare -EIO);
  *  - udd_mem_import of a range past the end of the file: -EINVAL (it was
@@ -28,22 +28,39 @@ static void logcb(void *user, int level, const char *msg)
 	snprintf(logged + l, sizeof(logged) - l, "%s\n", msg);
 }
 
+/* A runtime directory deeper than sun_path (a deep checkout): it works —
+ * udd-sim binds and the library connects through the directory. */
 static void test_deep_runtime_dir(void)
 {
-	char deep[300];
-	int n = snprintf(deep, sizeof(deep), "%s/", simenv_tmpdir());
-	while (n < 120)
-		deep[n++] = 'd';
-	deep[n] = '\0';
+	char deep[400];
+	int n = snprintf(deep, sizeof(deep), "%s", simenv_tmpdir());
+	while (n < 200) {
+		n += snprintf(deep + n, sizeof(deep) - (size_t)n, "/%s", "a-rather-long-directory");
+		REQUIRE(mkdir(deep, 0700) == 0);
+	}
 	udd_ctx_opts_t o = { 0 };
 	o.runtime_dir = deep;
 	o.log_cb = logcb;
 	o.log_level = UDD_LOG_DEBUG;
 	udd_ctx_t *ctx = NULL;
 	logged[0] = '\0';
-	CHECK_EQ(udd_ctx_open(&ctx, &o), -ENAMETOOLONG);
-	CHECK(ctx == NULL);
-	CHECK(strstr(logged, deep) != NULL);
+	CHECK_EQ(udd_ctx_open(&ctx, &o), 0);
+	if (!ctx) {
+		fprintf(stderr, "log: %s\n", logged);
+		return;
+	}
+	udd_filter_t f = { .vendor_id = 0x1234, .device_id = 0x11e8 };
+	udd_fdid_t id;
+	CHECK_EQ(udd_pool_list(ctx, &f, &id, 1), 1);
+	udd_dev_t *dev = NULL;
+	udd_acc_t *regs = NULL;
+	CHECK_EQ(udd_dev_borrow(ctx, id, UDD_BORROW_EXCLUSIVE, &dev), 0);
+	if (dev && udd_regs_map_bar(dev, 0, 0, 0, NULL, &regs) == 0) {
+		CHECK_EQ(udd_get32(regs, 0), EDU_ID_VALUE);
+		udd_regs_unmap(regs);
+	}
+	udd_dev_return(dev);
+	udd_ctx_close(ctx);
 }
 
 static void test_sim_start_failure(void)

@@ -11,7 +11,7 @@ fi
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 fail=0
-for dev in edu pio be; do
+for dev in edu pio be nvme; do
 	"$SIM" --dump-config "$dev" >"$tmp/$dev.dump" || { echo "dump of $dev failed"; fail=1; continue; }
 	lspci -vvv -nn -F "$tmp/$dev.dump" 2>/dev/null >"$tmp/$dev.txt" || { echo "lspci failed on $dev"; fail=1; continue; }
 	if [ "${1:-}" = "--update" ]; then

@@ -4,11 +4,16 @@
 #                           (in the guest it picks the vfio backend: UDD_VM=1)
 #   TESTDIR/*.sh -> name    tests/vm/guest-sh/*.sh (busybox sh scripts)
 #   OVERLAY/bin/edu         examples/edu/edu.c unchanged, static against libudd.a
+#   OVERLAY/bin/test_nvme   tests/nvme/test_nvme.c + examples/nvme/nvme.c (libudd_nvme's
+#                           source), static against libudd.a (-D_GNU_SOURCE, as the
+#                           CMake build compiles them); guest-sh/test_nvme.sh runs
+#                           it with --pool on QEMU's nvme
 #   OVERLAY/bin/udd         tools/udd.c against libudd.a; dynamic, because Debian ships
 #                           no static libpci (libpci-dev has only libpci.so, and libpci
 #                           needs libudev, which has no .a either): its shared libraries
 #                           (ldd) are copied to the same paths in OVERLAY
 #   OVERLAY/bin/lspci       Debian's lspci (dynamic: the same treatment)
+#   OVERLAY/bin/udd-sim     the build's udd-sim (the lender; dynamic, the same treatment)
 #   OVERLAY/usr/share/misc/pci.ids
 #   OVERLAY/opt/udd/minix.img  a 1 MiB minix filesystem (util-linux mkfs.minix; the
 #                           guest's busybox has no mkfs) for the udd_bind test to mount
@@ -41,10 +46,16 @@ CF=(-std=c17 -O2 -g -Wall -Wextra -Werror -I"$SRC/include")
     "$SRC/tests/conformance/conformance.c" "$LIBUDD" -ljson-c -lpthread
 "$CC" -static "${CF[@]}" -I"$SRC/examples/edu" -o "$OVL/bin/edu" \
     "$SRC/examples/edu/edu.c" "$LIBUDD" -ljson-c -lpthread
+"$CC" -static "${CF[@]}" -D_GNU_SOURCE -I"$SRC/tests" -I"$SRC/examples/nvme" -o "$OVL/bin/test_nvme" \
+    "$SRC/tests/nvme/test_nvme.c" "$SRC/examples/nvme/nvme.c" "$LIBUDD" -ljson-c -lpthread
 # the tool also uses the cluster file and the TCP transport (src/backend/vfio-user/net.h)
 "$CC" "${CF[@]}" -I"$SRC/src/backend/vfio-user" -o "$OVL/bin/udd" "$SRC/tools/udd.c" "$LIBUDD" \
     -ljson-c -lpci -lgnutls -lpthread
 cp "$(command -v lspci)" "$OVL/bin/lspci"
+# udd-sim (the lender) from the same build as libudd.a; dynamic like udd
+SIMBIN=${UDD_VM_SIM:-$(dirname "$LIBUDD")/sim/udd-sim}
+[ -x "$SIMBIN" ] || { echo "build-extras: no udd-sim at $SIMBIN (set UDD_VM_SIM)" >&2; exit 1; }
+cp "$SIMBIN" "$OVL/bin/udd-sim"
 cp /usr/share/misc/pci.ids "$OVL/usr/share/misc/pci.ids"
 mkdir -p "$OVL/opt/udd"
 rm -f "$OVL/opt/udd/minix.img"
@@ -52,7 +63,7 @@ truncate -s 1M "$OVL/opt/udd/minix.img"
 mkfs.minix "$OVL/opt/udd/minix.img" > /dev/null
 
 # shared libraries (and the dynamic loader) of the dynamic programs, same paths
-for exe in "$OVL/bin/udd" "$OVL/bin/lspci"; do
+for exe in "$OVL/bin/udd" "$OVL/bin/lspci" "$OVL/bin/udd-sim"; do
     ldd "$exe" | grep -oE '/[^ ]+' | while read -r lib; do
         mkdir -p "$OVL$(dirname "$lib")"
         cp -L "$lib" "$OVL$lib"

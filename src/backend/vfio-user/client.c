@@ -35,6 +35,7 @@
 #include <pthread.h>
 #include <search.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,7 @@
 
 #include "msg.h"
 #include "net.h"
+#include "sockpath.h"
 #include "proto.h"
 #include "udd/udd.h"
 
@@ -93,6 +95,9 @@ struct vfu_client {
 	bool enforces_borrow;
 	bool srv_dma_faults;
 	bool twin;
+	/* udd.iova_range from the server (a lender): windows must lie inside */
+	bool srv_iova;
+	uint64_t srv_iova_start, srv_iova_end;
 
 	struct udd_be_devinfo info;
 	struct vfu_region_cache *regions; /* info.num_regions entries */
@@ -819,6 +824,20 @@ static int parse_caps(struct vfu_client *c, struct json_object *caps, int *fds, 
 		if (cap_bool(o, VFU_UDD_CAP_IRQ_MSGS, &im) < 0)
 			return violation(c, "bad udd.irq_msgs");
 		c->irq_msgs = im && c->net; /* only asked for over a network */
+		struct json_object *io, *ja, *jb;
+		if (json_object_object_get_ex(o, VFU_UDD_CAP_IOVA_RANGE, &io)) {
+			if (!json_object_is_type(io, json_type_object) ||
+			    !json_object_object_get_ex(io, "start", &ja) ||
+			    !json_object_object_get_ex(io, "end", &jb) ||
+			    !json_object_is_type(ja, json_type_int) ||
+			    !json_object_is_type(jb, json_type_int))
+				return violation(c, "bad udd.iova_range");
+			c->srv_iova_start = json_object_get_uint64(ja);
+			c->srv_iova_end = json_object_get_uint64(jb);
+			if (c->srv_iova_start > c->srv_iova_end)
+				return violation(c, "empty udd.iova_range");
+			c->srv_iova = true;
+		}
 	}
 	return 0;
 }
@@ -976,21 +995,23 @@ static int get_devinfo(struct vfu_client *c)
  */
 static int do_connect(struct udd_log *log, const char *path, int64_t deadline_ms, int *out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t len = strlen(path);
-	if (len == 0)
-		return -EINVAL;
-	if (len >= sizeof(sa.sun_path)) {
-		udd_logf(log, UDD_LOG_ERR,
-			 "vfio-user: socket path %s is too long for a UNIX socket (%zu bytes, "
-			 "at most %zu)", path, len, sizeof(sa.sun_path) - 1);
-		return -ENAMETOOLONG;
+	struct sockaddr_un sa;
+	int dirfd = -1; /* a path longer than sun_path goes through its directory */
+	int e = vfu_unix_addr(path, &sa, &dirfd);
+	if (e) {
+		if (e == -ENAMETOOLONG)
+			udd_logf(log, UDD_LOG_ERR,
+				 "vfio-user: socket path %s cannot be reached (its file name is too "
+				 "long for a UNIX socket, or /proc is not mounted)", path);
+		return e;
 	}
-	memcpy(sa.sun_path, path, len + 1);
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (s < 0)
-		return -errno;
-	int e = 0;
+	if (s < 0) {
+		e = -errno;
+		if (dirfd >= 0)
+			close(dirfd);
+		return e;
+	}
 	for (;;) {
 		if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0)
 			break;
@@ -1028,6 +1049,8 @@ static int do_connect(struct udd_log *log, const char *path, int64_t deadline_ms
 		struct timespec ts = { 0, 5 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
+	if (dirfd >= 0)
+		close(dirfd);
 	int fl = e ? 0 : fcntl(s, F_GETFL);
 	if (!e && (fl < 0 || fcntl(s, F_SETFL, fl & ~O_NONBLOCK) < 0))
 		e = -errno;
@@ -1369,6 +1392,18 @@ static int vu_device_info(void *bdev, struct udd_be_devinfo *out)
 	return 0;
 }
 
+/* Is @fd a VFIO device (what a lender of a real device passes for its BARs)? */
+static bool is_vfio_device_fd(int fd)
+{
+	char path[64], link[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return false;
+	link[n] = '\0';
+	return strcmp(link, "anon_inode:[vfio-device]") == 0;
+}
+
 /*
  * Can @fd back every mappable area of @r (mmap_offset, size, sparse areas
  * filled in)? Only a regular file (memfd, shm, file) whose size reaches the
@@ -1380,6 +1415,8 @@ static bool mmap_fd_covers(struct vfu_client *c, uint32_t index, int fd,
 			   const struct udd_be_region *r)
 {
 	struct stat st;
+	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) && is_vfio_device_fd(fd))
+		return true; /* a lender's device: the kernel bounds the mmap by the region */
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		udd_logf(c->log, UDD_LOG_WARN,
 			 "vfio-user: region %u: the mmap descriptor is not a regular file; "
@@ -2013,9 +2050,12 @@ static void vu_set_fault_cb(void *bdev, udd_be_fault_cb_t cb, void *user)
 
 static int vu_iova_ranges(void *bdev, struct udd_be_iova_range *r, size_t *n)
 {
+	struct vfu_client *c = bdev;
 	if (!bdev || !n || (*n && !r))
 		return -EINVAL;
-	if (*n)
+	if (*n && c->srv_iova) /* the range a lender gave this borrower */
+		r[0] = (struct udd_be_iova_range){ c->srv_iova_start, c->srv_iova_end };
+	else if (*n)
 		r[0] = (struct udd_be_iova_range){ 0, UINT64_MAX };
 	*n = 1;
 	return 0;

@@ -84,6 +84,11 @@ _Static_assert(sizeof(struct vfu_version) == 4, "spec: version data at 4");
  * notifications (no reply) on the server-to-client channel when a device
  * DMA misses every window. Only sent to clients that offered it. */
 #define VFU_UDD_CAP_DMA_FAULTS "dma_faults"
+/* Only in a server's "udd" reply: "iova_range": {"start": N, "end": N}
+ * (inclusive) — every DMA window of this connection must lie inside (a
+ * lender gives each borrower of a shared real device its own range, since
+ * they share one IOMMU domain); a window outside is refused with ERANGE. */
+#define VFU_UDD_CAP_IOVA_RANGE "iova_range"
 #define VFU_UDD_CMD_DMA_FAULT 0x7f01 /* outside the spec's command space */
 struct vfu_udd_dma_fault {
 	uint64_t iova;

@@ -133,8 +133,8 @@ int main(int argc, char **argv)
 	f.pci_class = EDU_CLASS;
 	n = SCIGetDeviceList(sd, ids, 64, &f, 0, &err);
 	CHECK(n >= 1 && ids[0] == edu_id);
-	f.pci_class = 0x010802; /* no NVMe in the simulated pool */
-	CHECK_EQ(SCIGetDeviceList(sd, ids, 64, &f, 0, &err), 0);
+	f.pci_class = 0x010802; /* the simulated pool's NVMe controller */
+	CHECK_EQ(SCIGetDeviceList(sd, ids, 64, &f, 0, &err), 1);
 	CHECK_EQ(err, SCI_ERR_OK);
 	memset(&f, 0, sizeof(f));
 	f.pci_vendor_id = BE_VENDOR_ID;
