@@ -9,6 +9,9 @@
  *                         soon as the device is seen gone (reads fail)
  *   irq LOC               edu through the gateway: raise an interrupt, wait
  *                         for it (an interrupt message), exit 0
+ *   msix LOC              be through the gateway: its 4 MSI-X vectors, each
+ *                         raised in turn (and then all in reverse), each
+ *                         seen on its own vector only: exit 0
  *   bad LOC huge|tiny     speak the preamble, then one malformed header
  *                         (msg_size 0xffffffff / 8): exit 0 if the gateway
  *                         drops the connection within 5 s
@@ -120,6 +123,43 @@ static int do_irq(const char *loc)
 	return rc < 0 ? 1 : 0;
 }
 
+static int do_msix(const char *loc)
+{
+	static const udd_acc_attr_t be_attr = { UDD_BIG_ENDIAN, UDD_STRICTORDER, UDD_DEFAULT_ACC, 0 };
+	udd_ctx_t *ctx;
+	udd_dev_t *dev;
+	udd_acc_t *regs;
+	if (open_dev(loc, &ctx, &dev) || udd_regs_map_bar(dev, 0, 0, 0x1000, &be_attr, &regs))
+		return 1;
+	int n = udd_irq_enable(dev, UDD_IRQ_MSIX, 4);
+	if (n < 0) {
+		fprintf(stderr, "net_peer: msix enable: %s\n", strerror(-n));
+		return 1;
+	}
+	int bad = 0;
+	uint64_t cnt;
+	for (unsigned v = 0; v < 4; v++) {
+		udd_put32(regs, 0x18, v); /* be: raise MSI-X vector v */
+		if (udd_irq_wait(dev, v, 5000, &cnt) != 0 || cnt != 1)
+			bad++;
+		for (unsigned u = 0; u < 4; u++)
+			if (udd_irq_wait(dev, u, 0, &cnt) != -ETIMEDOUT)
+				bad++; /* nothing else pending, on any vector */
+	}
+	for (unsigned v = 4; v-- > 0;)
+		udd_put32(regs, 0x18, v);
+	for (unsigned v = 0; v < 4; v++)
+		if (udd_irq_wait(dev, v, 5000, &cnt) != 0 || cnt != 1)
+			bad++;
+	udd_irq_disable(dev);
+	udd_regs_unmap(regs);
+	udd_dev_return(dev);
+	udd_ctx_close(ctx);
+	if (bad)
+		fprintf(stderr, "net_peer: msix: %d wrong waits\n", bad);
+	return bad ? 1 : 0;
+}
+
 static int do_bad(const char *loc, const char *how)
 {
 	char host[256], port[8], dev[64], err[256];
@@ -161,8 +201,10 @@ int main(int argc, char **argv)
 		return do_hold(argv[2], atoi(argv[3]));
 	if (argc >= 3 && !strcmp(argv[1], "irq"))
 		return do_irq(argv[2]);
+	if (argc >= 3 && !strcmp(argv[1], "msix"))
+		return do_msix(argv[2]);
 	if (argc >= 4 && !strcmp(argv[1], "bad"))
 		return do_bad(argv[2], argv[3]);
-	fprintf(stderr, "usage: net_peer borrow|hold|irq|bad LOC [ARG]\n");
+	fprintf(stderr, "usage: net_peer borrow|hold|irq|msix|bad LOC [ARG]\n");
 	return 2;
 }

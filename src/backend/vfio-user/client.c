@@ -1785,7 +1785,8 @@ static int irq_set_net(struct vfu_client *c, uint32_t index, uint32_t start, uin
 		pthread_mutex_unlock(&c->lock);
 		return rc;
 	}
-	uint8_t ones[256];
+	/* a run is at most this long: a gateway passes one eventfd per vector */
+	uint8_t ones[VFU_MAX_FDS];
 	memset(ones, 1, sizeof(ones));
 	uint32_t i = 0;
 	while (!rc && i < count) {
