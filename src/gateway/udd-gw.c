@@ -52,6 +52,10 @@
 #define GW_HANDSHAKE_MS 5000  /* TLS handshake + preamble */
 #define GW_MSG_MS 10000       /* one message, once its first byte came */
 #define GW_MAX_CLIENTS 64
+/* Connections still in their TLS handshake or preamble (not yet known to
+ * hold the key): fewer, so that peers without the key cannot take every
+ * slot from borrowers (each holds one for GW_HANDSHAKE_MS at most). */
+#define GW_MAX_HANDSHAKES 16
 #define GW_MAX_IRQS 256       /* interrupt vectors relayed per borrower */
 #define GW_IRQ_TYPES 8
 #define GW_MAX_PENDING 8      /* SET_IRQS awaiting the server's reply */
@@ -64,6 +68,7 @@ static struct {
 	int verbose;
 } gw;
 static atomic_int nclients;
+static atomic_int nhandshakes;
 static volatile sig_atomic_t stop;
 
 static void logmsg(int verbose_only, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -530,11 +535,13 @@ static void *conn_thread(void *arg)
 	int64_t dl = vfu_now_ms() + GW_HANDSHAKE_MS;
 	int rc = vfu_net_open(&c->xp, fd, gw.insecure ? NULL : &gw.key, true, dl, err, sizeof(err));
 	if (rc) {
+		atomic_fetch_sub(&nhandshakes, 1);
 		logmsg(0, "%s: refused: %s", c->peer, err);
 		goto out;
 	}
 	char req[VFU_NET_LINE_MAX];
 	long n = vfu_net_read_line(&c->xp, req, sizeof(req), dl);
+	atomic_fetch_sub(&nhandshakes, 1);
 	if (n <= 0) {
 		logmsg(1, "%s: no request (%s)", c->peer, n ? strerror((int)-n) : "EOF");
 		goto out;
@@ -728,8 +735,11 @@ int main(int argc, char **argv)
 		int fd = accept4(ls, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
-		if (atomic_load(&nclients) >= GW_MAX_CLIENTS) {
-			logmsg(0, "too many borrowers: connection refused");
+		if (atomic_load(&nclients) >= GW_MAX_CLIENTS ||
+		    atomic_load(&nhandshakes) >= GW_MAX_HANDSHAKES) {
+			logmsg(0, "too many %s: connection refused",
+			       atomic_load(&nhandshakes) >= GW_MAX_HANDSHAKES ? "handshakes under way"
+									   : "borrowers");
 			close(fd);
 			continue;
 		}
@@ -746,12 +756,14 @@ int main(int argc, char **argv)
 			    NI_NUMERICHOST | NI_NUMERICSERV);
 		snprintf(c->peer, sizeof(c->peer), "%s:%s", h, sv);
 		atomic_fetch_add(&nclients, 1);
+		atomic_fetch_add(&nhandshakes, 1);
 		pthread_attr_t at;
 		pthread_attr_init(&at);
 		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 		pthread_t t;
 		if (pthread_create(&t, &at, conn_thread, c)) {
 			atomic_fetch_sub(&nclients, 1);
+			atomic_fetch_sub(&nhandshakes, 1);
 			close(fd);
 			free(c);
 		}
