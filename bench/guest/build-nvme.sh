@@ -2,7 +2,7 @@
 # build-nvme.sh OUTDIR OVERLAY LIBUDD_A: the guest NVMe rows (bench_guest_nvme.sh):
 #   OUTDIR/bench_guest_nvme  the script run-guest runs
 #   OVERLAY/bin/nvme-perf    examples/nvme (nvme_perf.c + nvme.c), static against libudd.a
-#   OVERLAY/bin/udd          tools/udd.c (bind/unbind; dynamic: Debian has no static libpci)
+#   OVERLAY/bin/udd          tools/udd/*.c (bind/unbind; dynamic: Debian has no static libpci)
 #   OVERLAY/bin/fio          Debian's fio (installed with apt-get if missing; dynamic)
 # with the dynamic programs' ldd libraries at the same paths in OVERLAY, as
 # tests/vm/build-extras.sh does for lspci. Debian's fio links ceph, gluster, rdma...:
@@ -31,7 +31,8 @@ mkdir -p "$OUT" "$OVL/bin"
 CF=(-std=c17 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I"$SRC/include")
 "$CC" -static "${CF[@]}" -I"$SRC/examples/nvme" -o "$OVL/bin/nvme-perf" \
     "$SRC/examples/nvme/nvme_perf.c" "$SRC/examples/nvme/nvme.c" "$LIBUDD" -ljson-c -lpthread -lm
-"$CC" "${CF[@]}" -o "$OVL/bin/udd" "$SRC/tools/udd.c" "$LIBUDD" -ljson-c -lpci -lpthread
+"$CC" "${CF[@]}" -I"$SRC/src/backend/vfio-user" -o "$OVL/bin/udd" "$SRC"/tools/udd/*.c "$LIBUDD" \
+    -ljson-c -lpci -lgnutls -lpthread
 cp "$(command -v fio)" "$OVL/bin/fio"
 for exe in "$OVL/bin/udd" "$OVL/bin/fio"; do
     ldd "$exe" | grep -oE '/[^ ]+' | while read -r lib; do

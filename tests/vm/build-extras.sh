@@ -8,7 +8,7 @@
 #                           source), static against libudd.a (-D_GNU_SOURCE, as the
 #                           CMake build compiles them); guest-sh/test_nvme.sh runs
 #                           it with --pool on QEMU's nvme
-#   OVERLAY/bin/udd         tools/udd.c against libudd.a; dynamic, because Debian ships
+#   OVERLAY/bin/udd         tools/udd/*.c against libudd.a; dynamic, because Debian ships
 #                           no static libpci (libpci-dev has only libpci.so, and libpci
 #                           needs libudev, which has no .a either): its shared libraries
 #                           (ldd) are copied to the same paths in OVERLAY
@@ -49,7 +49,7 @@ CF=(-std=c17 -O2 -g -Wall -Wextra -Werror -I"$SRC/include")
 "$CC" -static "${CF[@]}" -D_GNU_SOURCE -I"$SRC/tests" -I"$SRC/examples/nvme" -o "$OVL/bin/test_nvme" \
     "$SRC/tests/nvme/test_nvme.c" "$SRC/examples/nvme/nvme.c" "$LIBUDD" -ljson-c -lpthread
 # the tool also uses the cluster file and the TCP transport (src/backend/vfio-user/net.h)
-"$CC" "${CF[@]}" -I"$SRC/src/backend/vfio-user" -o "$OVL/bin/udd" "$SRC/tools/udd.c" "$LIBUDD" \
+"$CC" "${CF[@]}" -I"$SRC/src/backend/vfio-user" -o "$OVL/bin/udd" "$SRC"/tools/udd/*.c "$LIBUDD" \
     -ljson-c -lpci -lgnutls -lpthread
 cp "$(command -v lspci)" "$OVL/bin/lspci"
 # udd-sim (the lender) from the same build as libudd.a; dynamic like udd
