@@ -19,11 +19,7 @@ void sim_sock_deadline(int sock)
 	struct timeval tv = { .tv_sec = SIM_SEND_TIMEOUT_MS / 1000,
 			      .tv_usec = (SIM_SEND_TIMEOUT_MS % 1000) * 1000 };
 	(void)setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	/* receives: the VERSION deadline and the bound on each part of a
-	 * message (SIM_HELLO_TIMEOUT_MS == SIM_MSG_BODY_TIMEOUT_MS) */
-	struct timeval rv = { .tv_sec = SIM_MSG_BODY_TIMEOUT_MS / 1000,
-			      .tv_usec = (SIM_MSG_BODY_TIMEOUT_MS % 1000) * 1000 };
-	(void)setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &rv, sizeof(rv));
+	/* receive deadlines: the client thread's reader (sim_server.c) */
 }
 
 void sim_client_drop(struct sim_client *cl)

@@ -253,6 +253,11 @@ static void client_serve(struct sim_client *cl)
 	struct vfu_reader rd;
 	int fds[VFU_MAX_FDS];
 	int rc = vfu_reader_init(&rd, VFU_MAX_MSG_SIZE);
+	/* VERSION within SIM_HELLO_TIMEOUT_MS; each part of a message within
+	 * SIM_MSG_BODY_TIMEOUT_MS; after VERSION the wait for the next message
+	 * is unbounded (an idle borrower is a borrower), and costs no timer */
+	vfu_reader_set_timeouts(&rd, SIM_HELLO_TIMEOUT_MS, SIM_MSG_BODY_TIMEOUT_MS);
+	bool hello = true;
 
 	while (rc == 0) {
 		size_t nfds = VFU_MAX_FDS;
@@ -286,6 +291,10 @@ static void client_serve(struct sim_client *cl)
 		vfu_close_fds(fds, nfds);
 		if (r.close_conn)
 			rc = 1;
+		if (hello && cl->borrow != BORROW_NONE) {
+			vfu_reader_set_timeouts(&rd, 0, SIM_MSG_BODY_TIMEOUT_MS);
+			hello = false;
+		}
 	}
 	vfu_reader_fini(&rd);
 }

@@ -35,8 +35,6 @@
 #define SIM_HELLO_TIMEOUT_MS 5000   /* VERSION after connecting */
 #define SIM_MSG_BODY_TIMEOUT_MS 5000 /* the rest of a message once it started */
 #define SIM_RESET_WAIT_MS 5000      /* a borrow waiting for a power-on reset */
-_Static_assert(SIM_HELLO_TIMEOUT_MS == SIM_MSG_BODY_TIMEOUT_MS,
-	       "one SO_RCVTIMEO serves both (sim_sock_deadline)");
 
 /* Limits. */
 #define SIM_MAX_WINDOWS_PER_CLIENT 16384 /* advertised as max_dma_maps */

@@ -592,6 +592,7 @@ static void client_free(struct vfu_client *c)
 	}
 	tdestroy(c->wins, free);
 	free(c->rx);
+	vfu_reader_fini(&c->rd); /* safe on a zeroed reader */
 	free(c->rx2);
 	pthread_mutex_destroy(&c->fault_lock);
 	pthread_mutex_destroy(&c->dma_lock);
@@ -650,7 +651,7 @@ int vfu_client_open_timeout(const char *loc, enum udd_be_mode mode, struct udd_l
 
 	int rc = -ENOMEM;
 	c->rx = malloc(VFU_MAX_MSG_SIZE);
-	if (!c->rx)
+	if (!c->rx || vfu_reader_init(&c->rd, VFU_MAX_MSG_SIZE) < 0)
 		goto fail;
 	if (vfu_net_is_tcp(loc)) {
 		c->net = true;

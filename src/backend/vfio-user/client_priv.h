@@ -35,6 +35,7 @@
 #include <json-c/json.h>
 
 #include "msg.h"
+#include "reader.h"
 #include "net.h"
 #include "sockpath.h"
 #include "proto.h"
@@ -73,6 +74,7 @@ struct vfu_client {
 	pthread_mutex_t lock;   /* one request at a time; region cache; rx */
 	uint16_t next_id;
 	uint8_t *rx;            /* VFU_MAX_MSG_SIZE bytes */
+	struct vfu_reader rd;   /* reads c->sock ahead (UNIX path); under lock */
 	atomic_bool broken;
 	atomic_bool closing;
 

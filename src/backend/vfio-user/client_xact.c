@@ -476,8 +476,12 @@ VFU_CLIENT_INTERNAL long xact(struct vfu_client *c, uint16_t cmd, const void *p1
 	for (;;) {
 		int tfds[VFU_CLIENT_MAX_RECV_FDS];
 		size_t nf = VFU_CLIENT_MAX_RECV_FDS;
-		long n = vfu_msg_recv_until(c->sock, c->rx, VFU_MAX_MSG_SIZE, tfds, &nf, -1,
-					    deadline, &c->rcv_timeo_ms);
+		/* read ahead (reader.h): a small reply is one recvmsg, not two */
+		const uint8_t *m = NULL;
+		long n = vfu_reader_next_until(&c->rd, c->sock, &m, tfds, &nf, deadline,
+					       &c->rcv_timeo_ms);
+		if (n > 0)
+			memcpy(c->rx, m, (size_t)n); /* callers read the reply at c->rx */
 		if (n <= 0) {
 			if (n == -EPROTO)
 				udd_logf(c->log, UDD_LOG_ERR,

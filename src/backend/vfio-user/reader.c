@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "msg.h"
@@ -21,7 +22,28 @@ int vfu_reader_init(struct vfu_reader *r, size_t max_msg)
 	r->cap = max_msg + VFU_READ_AHEAD;
 	r->buf = malloc(r->cap);
 	r->fds_at = NO_START;
+	r->armed_ms = -1;
 	return r->buf ? 0 : -ENOMEM;
+}
+
+void vfu_reader_set_timeouts(struct vfu_reader *r, int idle_ms, int partial_ms)
+{
+	r->idle_ms = idle_ms < 0 ? 0 : idle_ms;
+	r->partial_ms = partial_ms < 0 ? 0 : partial_ms;
+	r->managed = true;
+}
+
+/* Set SO_RCVTIMEO for the state the reader is in, if it is not set yet. */
+static int arm_state(struct vfu_reader *r, int sock)
+{
+	int want = (r->len || r->nfds) ? r->partial_ms : r->idle_ms;
+	if (want == r->armed_ms)
+		return 0;
+	struct timeval tv = { .tv_sec = want / 1000, .tv_usec = (want % 1000) * 1000 };
+	if (setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	r->armed_ms = want;
+	return 0;
 }
 
 void vfu_reader_fini(struct vfu_reader *r)
@@ -147,7 +169,31 @@ static long fill(struct vfu_reader *r, int sock, size_t room)
 	return n;
 }
 
+/* Arm SO_RCVTIMEO so that a blocking read ends by the deadline. */
+static int arm(int sock, int64_t deadline_ms, int *armed_ms)
+{
+	int64_t left = deadline_ms - vfu_now_ms();
+	if (left <= 0)
+		return -ETIMEDOUT;
+	if (*armed_ms > 0 && *armed_ms <= left + 20)
+		return 0; /* what is armed ends near enough the deadline */
+	if (left > INT32_MAX)
+		left = INT32_MAX;
+	struct timeval tv = { .tv_sec = (time_t)(left / 1000),
+			      .tv_usec = (suseconds_t)(left % 1000) * 1000 };
+	if (setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	*armed_ms = (int)left;
+	return 0;
+}
+
 long vfu_reader_next(struct vfu_reader *r, int sock, const uint8_t **msg, int *fds, size_t *nfds)
+{
+	return vfu_reader_next_until(r, sock, msg, fds, nfds, -1, NULL);
+}
+
+long vfu_reader_next_until(struct vfu_reader *r, int sock, const uint8_t **msg, int *fds,
+			   size_t *nfds, int64_t deadline_ms, int *armed_ms)
 {
 	size_t fcap = nfds ? *nfds : 0;
 	size_t dummy;
@@ -173,7 +219,22 @@ long vfu_reader_next(struct vfu_reader *r, int sock, const uint8_t **msg, int *f
 		size_t room = target - r->len;
 		if (!r->nfds) /* no descriptors pending: read ahead */
 			room += VFU_READ_AHEAD;
+		if (deadline_ms >= 0 && armed_ms) {
+			int arc = arm(sock, deadline_ms, armed_ms);
+			if (arc)
+				return arc;
+		} else if (r->managed) {
+			int arc = arm_state(r, sock);
+			if (arc)
+				return arc;
+		}
 		long n = fill(r, sock, room);
+		if ((n == -EAGAIN || n == -ETIMEDOUT) && deadline_ms >= 0) {
+			if (vfu_now_ms() >= deadline_ms)
+				return -ETIMEDOUT; /* the whole message's deadline */
+			*armed_ms = 0;    /* re-arm for what is left */
+			continue;
+		}
 		if (n <= 0)
 			return n;
 	}
