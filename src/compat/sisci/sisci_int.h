@@ -106,6 +106,7 @@ struct sci_smartio_device {
 	struct sci_desc *sd;
 	udd_dev_t *udd;
 	unsigned int fdid;
+	unsigned int node; /* the node it is on (a remote one through a gateway) */
 	int nsegs;  /* connected device segments */
 	int nwins;  /* windows of segments for this device */
 	struct devseg *priv;
