@@ -129,7 +129,7 @@ void SCICreateSegment(sci_desc_t sd, sci_local_segment_t *segment, unsigned int 
 	if (flags & SCI_FLAG_PRIVATE) {
 		s->id = (flags & SCI_FLAG_AUTO_ID) ? 0x80000000u | sci_g.next_auto++ : segmentId;
 		if (!(flags & SCI_FLAG_EMPTY)) {
-			s->fd = memfd_create("sisci-private-segment", MFD_CLOEXEC);
+			s->fd = memfd_create("sisci-private-segment", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 			if (s->fd < 0)
 				rc = -errno;
 		}
@@ -156,6 +156,10 @@ void SCICreateSegment(sci_desc_t sd, sci_local_segment_t *segment, unsigned int 
 	if (rc == 0 && s->fd >= 0 && !(flags & SCI_FLAG_EMPTY)) {
 		if (ftruncate(s->fd, (off_t)s->alloc) < 0)
 			rc = -errno;
+		else if ((flags & SCI_FLAG_PRIVATE) &&
+			 fcntl(s->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0)
+			rc = -errno; /* a fixed size: servers that map DMA fds insist
+				      * (a lent real device's windows need it) */
 		else {
 			s->base = mmap(NULL, s->alloc, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
 			if (s->base == MAP_FAILED) {

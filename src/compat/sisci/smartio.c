@@ -235,8 +235,9 @@ void SCICreateDeviceSegment(sci_smartio_device_t device, unsigned int segmentId,
 		if (e == SCI_ERR_OK && !ds)
 			e = SCI_ERR_API_NOSPC;
 		if (ds) {
-			ds->fd = memfd_create("sisci-device-segment", MFD_CLOEXEC);
-			if (ds->fd < 0 || ftruncate(ds->fd, (off_t)alloc) < 0) {
+			ds->fd = memfd_create("sisci-device-segment", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+			if (ds->fd < 0 || ftruncate(ds->fd, (off_t)alloc) < 0 ||
+			    fcntl(ds->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0) {
 				e = sci_from_errno(errno);
 				if (ds->fd >= 0)
 					close(ds->fd);
