@@ -13,14 +13,8 @@
 # parallel runs cannot collide; everything is torn down by the trap.
 set -u
 
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP: test_net needs root (network namespaces)"
-	exit 77
-fi
-if ! command -v ip >/dev/null; then
-	echo "SKIP: test_net needs ip (Debian: iproute2)"
-	exit 77
-fi
+. "$(dirname "$0")/netns.sh"
+netns_require test_net
 B=${UDD_BIN:?UDD_BIN: the build directory}
 SIM=$B/src/sim/udd-sim
 GW=$B/src/gateway/udd-gw
@@ -30,70 +24,28 @@ CONF=$B/tests/conformance/conformance
 # time of one borrow attempt
 DEAD_BOUND_S=8
 
-tag="$$-$RANDOM"
+netns_init udd-net
 L="udd-l-$tag"
 B1="udd-b1-$tag"
 B2="udd-b2-$tag"
-T=$(mktemp -d /tmp/udd-net-XXXXXX)
-PIDS=()
-fails=0
-checks=0
-
-cleanup() {
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	for n in "$L" "$B1" "$B2"; do ip netns del "$n" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-ok() { checks=$((checks + 1)); echo "ok: $*"; }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL: $*"; }
-expect() { # expect WANT DESCRIPTION CMD...
-	local want=$1 what=$2
-	shift 2
-	"$@"
-	local got=$?
-	if [ "$got" = "$want" ]; then ok "$what"; else bad "$what (exit $got, wanted $want)"; fi
-}
-now_ms() { date +%s%3N; }
 
 # ---- hosts --------------------------------------------------------------------
-for n in "$L" "$B1" "$B2"; do
-	ip netns add "$n" || { echo "FAIL: ip netns add $n"; exit 1; }
-	ip -n "$n" link set lo up
-done
-ip link add v0 netns "$L" type veth peer name v1 netns "$B1" || exit 1
-ip link add v2 netns "$L" type veth peer name v3 netns "$B2" || exit 1
-ip -n "$L" addr add 10.77.0.1/24 dev v0
-ip -n "$B1" addr add 10.77.0.2/24 dev v1
-ip -n "$L" addr add 10.77.1.1/24 dev v2
-ip -n "$B2" addr add 10.77.1.2/24 dev v3
-for l in "$L v0" "$L v2" "$B1 v1" "$B2 v3"; do
-	set -- $l
-	ip -n "$1" link set "$2" up
-done
-
-(umask 077
- head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/key"
- head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/wrong")
+for n in "$L" "$B1" "$B2"; do netns_host "$n"; done
+netns_link "$L" v0 10.77.0.1/24 "$B1" v1 10.77.0.2/24
+netns_link "$L" v2 10.77.1.1/24 "$B2" v3 10.77.1.2/24
+netns_key "$T/key"
+netns_key "$T/wrong"
 mkdir -m 700 "$T/rt"
 
 # ---- the lender -----------------------------------------------------------------
-ip netns exec "$L" "$SIM" --dir "$T/rt" --idle-exit 600000 2>"$T/sim.log" &
-PIDS+=($!)
-for _ in $(seq 100); do [ -S "$T/rt/sim/edu.sock" ] && break; sleep 0.1; done
-[ -S "$T/rt/sim/edu.sock" ] || { echo "FAIL: udd-sim did not come up"; cat "$T/sim.log"; exit 1; }
+netns_sim "$L" "$T/rt" "$T/sim.log"
 
 start_gw() {
 	ip netns exec "$L" "$GW" -v --listen 0.0.0.0:7787 --pool "$T/rt/sim" --key "$T/key" \
 		--node 7 2>>"$T/gw.log" &
 	GWPID=$!
 	PIDS+=($GWPID)
-	for _ in $(seq 100); do
-		ip netns exec "$L" ss -ltnH 'sport = :7787' | grep -q . && return 0
-		sleep 0.1
-	done
+	netns_wait_listen "$L" 7787 && return 0
 	echo "FAIL: udd-gw did not listen"
 	cat "$T/gw.log"
 	exit 1
@@ -105,11 +57,6 @@ R2=tcp://10.77.1.1:7787/edu   # edu as B2 sees it
 in1() { ip netns exec "$B1" env UDD_CLUSTER_KEY="$T/key" UDD_NO_CLUSTER=1 "$@"; }
 in2() { ip netns exec "$B2" env UDD_CLUSTER_KEY="$T/key" UDD_NO_CLUSTER=1 "$@"; }
 
-# wait_line FILE WORD: until FILE has WORD (5 s)
-wait_line() {
-	for _ in $(seq 50); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-	return 1
-}
 # borrow_within SECONDS: B2 borrows edu within that long; prints the ms taken
 borrow_within() {
 	local t0 t1 rc=1
@@ -202,10 +149,7 @@ expect 1 "a plaintext client cannot talk to a TLS gateway" \
 ip netns exec "$L" "$GW" --listen 0.0.0.0:7788 --pool "$T/rt/sim" --insecure --node 7 \
 	2>"$T/gw-plain.log" &
 PIDS+=($!)
-for _ in $(seq 100); do
-	ip netns exec "$L" ss -ltnH 'sport = :7788' | grep -q . && break
-	sleep 0.1
-done
+netns_wait_listen "$L" 7788
 expect 0 "--insecure gateway, insecure client: plaintext works" \
 	ip netns exec "$B2" env UDD_CLUSTER_INSECURE=1 UDD_NO_CLUSTER=1 "$PEER" borrow tcp://10.77.1.1:7788/edu
 if grep -q WARNING "$T/gw-plain.log"; then ok "the --insecure gateway warned"; else bad "no warning from --insecure"; fi

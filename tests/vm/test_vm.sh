@@ -63,10 +63,11 @@ t3=$EPOCHREALTIME
 # DMAR fault on purpose, and the kernel rate-limits fault reports, which would hide
 # the fault vfio_smoke must see in boot 1.
 if [ -n "${UDD_BIN:-}" ] && [ -f "$UDD_BIN/src/compat/sisci/libsisci.a" ]; then
-    echo "== boot 3: SISCI programs (edu_smartio, nvme_identify, sisci_guest) on vfio-pci"
+    echo "== boot 3: SISCI programs (edu_smartio, nvme_identify, sisci_guest, sisci_lend) on vfio-pci"
     rm -rf "$OUT/sisci"
     if "$HERE/../../src/compat/sisci/tests/guest/build-guest.sh" "$OUT/sisci"; then
-        "$HERE/run-guest" --tests "$OUT/sisci" --env UDD_NO_EMBEDDED=1 \
+        # the overlay's udd-sim and udd: sisci_lend lends edu with them
+        "$HERE/run-guest" --tests "$OUT/sisci" --env UDD_NO_EMBEDDED=1 --overlay "$OUT/overlay" \
             --log "$OUT/guest-sisci.log" || rc=1
     else
         rc=1

@@ -134,17 +134,79 @@ sci_error_t sci_need_ctx(void)
 	return SCI_ERR_OK;
 }
 
+/* The path of udd's cluster file, as docs/cluster.md gives it:
+ * $UDD_CLUSTER_CONFIG, else $XDG_CONFIG_HOME/udd/cluster, else
+ * ~/.config/udd/cluster if it exists, else /etc/udd/cluster. */
+static int cluster_path(char *buf, size_t cap)
+{
+	const char *e = getenv("UDD_CLUSTER_CONFIG");
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	int n = -1;
+	if (e && e[0])
+		n = snprintf(buf, cap, "%s", e);
+	else if (xdg && xdg[0])
+		n = snprintf(buf, cap, "%s/udd/cluster", xdg);
+	else if (home && home[0]) {
+		n = snprintf(buf, cap, "%s/.config/udd/cluster", home);
+		if (n >= 0 && (size_t)n < cap && access(buf, F_OK) != 0)
+			n = -1;
+	}
+	if (n < 0)
+		n = snprintf(buf, cap, "/etc/udd/cluster");
+	return (n < 0 || (size_t)n >= cap) ? -ENAMETOOLONG : 0;
+}
+
+/* This host's node id in udd's cluster (the `node N` line of the cluster
+ * file, 1..1023; the core puts it in the upper bits of local fdids), or 0
+ * when none is configured or $UDD_NO_CLUSTER=1. libudd has no public
+ * accessor for it, so the documented file is read here. */
+static unsigned cluster_node(void)
+{
+	const char *no = getenv("UDD_NO_CLUSTER");
+	if (no && strcmp(no, "1") == 0)
+		return 0;
+	char path[PATH_MAX];
+	if (cluster_path(path, sizeof(path)) < 0)
+		return 0;
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	unsigned node = 0;
+	char line[600];
+	for (int lines = 0; lines < 4096 && fgets(line, sizeof(line), f); lines++) {
+		char *p = line + strspn(line, " \t");
+		if (strncmp(p, "node", 4) != 0 || (p[4] != ' ' && p[4] != '\t'))
+			continue;
+		p += 4 + strspn(p + 4, " \t");
+		p[strcspn(p, " \t\r\n")] = '\0';
+		char *end;
+		unsigned long v = strtoul(p, &end, 0);
+		if (*p && !*end && v > 0 && v < 1024)
+			node = (unsigned)v;
+	}
+	fclose(f);
+	return node;
+}
+
 void SCIInitialize(unsigned int flags, sci_error_t *error)
 {
 	(void)flags;
 	pthread_mutex_lock(&sci_g.lock);
-	sci_g.init_count++;
-	const char *nid = getenv("SISCI_NODE_ID");
-	if (nid && nid[0]) {
-		char *end;
-		unsigned long v = strtoul(nid, &end, 0);
-		if (*end == '\0' && v > 0 && v < 0x10000)
-			sci_g.node_id = (unsigned int)v;
+	if (sci_g.init_count++ == 0) {
+		/* The cluster's node id names this host everywhere (fdids,
+		 * udd list); $SISCI_NODE_ID and 4 only for a host without one. */
+		unsigned node = cluster_node();
+		const char *nid = getenv("SISCI_NODE_ID");
+		sci_g.node_id = 4;
+		if (node)
+			sci_g.node_id = node;
+		else if (nid && nid[0]) {
+			char *end;
+			unsigned long v = strtoul(nid, &end, 0);
+			if (*end == '\0' && v > 0 && v < 0x10000)
+				sci_g.node_id = (unsigned int)v;
+		}
 	}
 	pthread_mutex_unlock(&sci_g.lock);
 	SET_ERR(error, SCI_ERR_OK);

@@ -129,7 +129,7 @@ void SCICreateSegment(sci_desc_t sd, sci_local_segment_t *segment, unsigned int 
 	if (flags & SCI_FLAG_PRIVATE) {
 		s->id = (flags & SCI_FLAG_AUTO_ID) ? 0x80000000u | sci_g.next_auto++ : segmentId;
 		if (!(flags & SCI_FLAG_EMPTY)) {
-			s->fd = memfd_create("sisci-private-segment", MFD_CLOEXEC);
+			s->fd = memfd_create("sisci-private-segment", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 			if (s->fd < 0)
 				rc = -errno;
 		}
@@ -156,6 +156,10 @@ void SCICreateSegment(sci_desc_t sd, sci_local_segment_t *segment, unsigned int 
 	if (rc == 0 && s->fd >= 0 && !(flags & SCI_FLAG_EMPTY)) {
 		if (ftruncate(s->fd, (off_t)s->alloc) < 0)
 			rc = -errno;
+		else if ((flags & SCI_FLAG_PRIVATE) &&
+			 fcntl(s->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0)
+			rc = -errno; /* a fixed size: servers that map DMA fds insist
+				      * (a lent real device's windows need it) */
 		else {
 			s->base = mmap(NULL, s->alloc, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
 			if (s->base == MAP_FAILED) {
@@ -398,6 +402,7 @@ void *SCIMapLocalSegment(sci_local_segment_t segment, sci_map_t *map, size_t off
 	}
 	m->magic = M_MAP;
 	m->lseg = segment;
+	m->off = offset;
 	m->trap_slot = -1;
 	segment->nmaps++;
 	pthread_mutex_unlock(&sci_g.lock);
@@ -639,6 +644,7 @@ volatile void *SCIMapRemoteSegment(sci_remote_segment_t segment, sci_map_t *map,
 	}
 	m->magic = M_MAP;
 	m->rseg = segment;
+	m->off = offset;
 	segment->nmaps++;
 	pthread_mutex_unlock(&sci_g.lock);
 	*map = m;
@@ -712,9 +718,43 @@ void SCICacheSync(sci_map_t map, void *addr, size_t length, unsigned int flags, 
 		SET_ERR(error, !addr ? SCI_ERR_ILLEGAL_PARAMETER : SCI_ERR_ILLEGAL_FLAG);
 		return;
 	}
-	/* x86-64 DMA is cache-coherent: a full fence is all that is needed. */
+	/* x86-64 DMA is cache-coherent: a full fence is all the CPU needs; the
+	 * windows devices have on the map's memory get udd_dma_sync, for
+	 * transports that copy windows (FLUSH: the CPU wrote, the device will
+	 * read; INVALIDATE: the device wrote; neither: both). */
 	__asm__ __volatile__("mfence" ::: "memory");
-	SET_ERR(error, SCI_ERR_OK);
+	sci_error_t e = SCI_ERR_OK;
+	if (map && map->kind == MK_MEM) {
+		char *p = addr, *b = map->ptr;
+		if (p < b || (size_t)(p - b) > map->size || length > map->size - (size_t)(p - b))
+			e = SCI_ERR_OUT_OF_RANGE;
+		else {
+			unsigned dir = 0;
+			if (flags & SCI_FLAG_CACHE_FLUSH || !flags)
+				dir |= UDD_DMA_SYNC_FOR_DEVICE;
+			if (flags & SCI_FLAG_CACHE_INVALIDATE || !flags)
+				dir |= UDD_DMA_SYNC_FOR_CPU;
+			e = sci_map_sync(map, map->off + (size_t)(p - b), length, dir);
+		}
+	}
+	SET_ERR(error, e);
+}
+
+/* udd_dma_sync of [off, off+len) of the map's segment on every window a
+ * device has on it, in the directions of @dir (UDD_DMA_SYNC_* bits). */
+sci_error_t sci_map_sync(struct sci_map *m, size_t off, size_t len, unsigned dir)
+{
+	int rc = 0;
+	pthread_mutex_lock(&sci_g.lock);
+	struct devwin *w = m->lseg ? m->lseg->wins : m->rseg ? m->rseg->wins : NULL;
+	for (; w && rc == 0; w = w->next) {
+		if (dir & UDD_DMA_SYNC_FOR_DEVICE)
+			rc = udd_dma_sync(w->dma, off, len, UDD_DMA_SYNC_FOR_DEVICE);
+		if (rc == 0 && dir & UDD_DMA_SYNC_FOR_CPU)
+			rc = udd_dma_sync(w->dma, off, len, UDD_DMA_SYNC_FOR_CPU);
+	}
+	pthread_mutex_unlock(&sci_g.lock);
+	return sci_from_errno(rc);
 }
 
 /* Copy between user memory and a map at offset; dir 0: to the map. */
@@ -760,9 +800,21 @@ void SCIMemCpy(sci_sequence_t sequence, void *memAddr, sci_map_t remoteMap, size
 		SET_ERR(error, SCI_ERR_ILLEGAL_PARAMETER);
 		return;
 	}
-	sci_error_t e = map_copy(remoteMap, remoteOffset, memAddr, size,
-				 (flags & SCI_FLAG_BLOCK_READ) ? 1 : 0);
+	/* Into memory a device has windows on: the device will read it
+	 * (FOR_DEVICE after the copy); out of it: the device wrote it
+	 * (FOR_CPU before). BAR maps need neither. */
+	int rd = (flags & SCI_FLAG_BLOCK_READ) ? 1 : 0;
+	bool mem = remoteMap->kind == MK_MEM && remoteOffset <= remoteMap->size &&
+		   size <= remoteMap->size - remoteOffset;
+	sci_error_t e = SCI_ERR_OK;
+	if (mem && rd)
+		e = sci_map_sync(remoteMap, remoteMap->off + remoteOffset, size, UDD_DMA_SYNC_FOR_CPU);
+	if (e == SCI_ERR_OK)
+		e = map_copy(remoteMap, remoteOffset, memAddr, size, rd);
 	__asm__ __volatile__("mfence" ::: "memory");
+	if (e == SCI_ERR_OK && mem && !rd)
+		e = sci_map_sync(remoteMap, remoteMap->off + remoteOffset, size,
+				 UDD_DMA_SYNC_FOR_DEVICE);
 	SET_ERR(error, e);
 }
 

@@ -81,6 +81,7 @@ struct sci_map {
 	struct sci_local_segment *lseg;
 	struct sci_remote_segment *rseg;
 	void *ptr;        /* what the caller got */
+	size_t off;       /* where it starts in its segment */
 	void *mbase;      /* our mmap (MK_MEM, MK_BAR_TRAP) */
 	size_t mlen;
 	size_t size;
@@ -106,6 +107,7 @@ struct sci_smartio_device {
 	struct sci_desc *sd;
 	udd_dev_t *udd;
 	unsigned int fdid;
+	unsigned int node; /* the node it is on (a remote one through a gateway) */
 	int nsegs;  /* connected device segments */
 	int nwins;  /* windows of segments for this device */
 	struct devseg *priv;
@@ -134,6 +136,9 @@ SCI_HIDDEN int sci_regdir_ok(void);
 /* trap.c */
 SCI_HIDDEN int sci_trap_add(void *base, size_t len, size_t size, udd_acc_t *acc, bool readonly);
 SCI_HIDDEN void sci_trap_del(int slot);
+
+/* segment.c */
+SCI_HIDDEN sci_error_t sci_map_sync(struct sci_map *m, size_t off, size_t len, unsigned dir);
 
 /* smartio.c */
 SCI_HIDDEN void sci_win_release(struct devwin **list, struct sci_smartio_device *dev);

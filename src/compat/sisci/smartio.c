@@ -17,12 +17,22 @@
 
 #define DEV_OK(d) ((d) && (d)->magic == M_DEV)
 
+/* The node a device of the pool is on: a device reached through a gateway
+ * (a tcp:// location) carries its host's node id in its fdid (node << 21 |
+ * local id, docs/cluster.md); every other device is this host's. */
+static unsigned node_of(const udd_dev_info_t *u)
+{
+	if (strncmp(u->location, "tcp://", 6) == 0)
+		return u->fdid >> 21;
+	return sci_g.node_id;
+}
+
 static void info_from_udd(const udd_dev_info_t *u, sci_smartio_device_info_t *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->fdid = u->fdid;
 	s->adapter = 0;
-	s->nodeid = sci_g.node_id;
+	s->nodeid = node_of(u);
 	s->pci_vendor_id = u->vendor_id;
 	s->pci_device_id = u->device_id;
 	s->pci_subsystem_vendor_id = u->subsys_vendor_id;
@@ -128,6 +138,11 @@ void SCIBorrowDevice(sci_desc_t sd, sci_smartio_device_t *device, unsigned int f
 	uint16_t cmd;
 	if (udd_cfg_read16(d->udd, 0x04, &cmd) == 0)
 		(void)udd_cfg_write16(d->udd, 0x04, (uint16_t)(cmd | 0x0006));
+	udd_dev_info_t *info = malloc(sizeof(*info));
+	d->node = sci_g.node_id;
+	if (info && udd_dev_get_info(d->udd, info) == 0)
+		d->node = node_of(info);
+	free(info);
 	d->magic = M_DEV;
 	d->sd = sd;
 	d->fdid = fdid;
@@ -220,8 +235,9 @@ void SCICreateDeviceSegment(sci_smartio_device_t device, unsigned int segmentId,
 		if (e == SCI_ERR_OK && !ds)
 			e = SCI_ERR_API_NOSPC;
 		if (ds) {
-			ds->fd = memfd_create("sisci-device-segment", MFD_CLOEXEC);
-			if (ds->fd < 0 || ftruncate(ds->fd, (off_t)alloc) < 0) {
+			ds->fd = memfd_create("sisci-device-segment", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+			if (ds->fd < 0 || ftruncate(ds->fd, (off_t)alloc) < 0 ||
+			    fcntl(ds->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0) {
 				e = sci_from_errno(errno);
 				if (ds->fd >= 0)
 					close(ds->fd);
@@ -321,7 +337,7 @@ void SCIConnectDeviceSegment(sci_smartio_device_t device, sci_remote_segment_t *
 	}
 	r->magic = M_RSEG;
 	r->sd = device->sd;
-	r->node = sci_g.node_id;
+	r->node = device->node;
 	r->id = segmentId;
 	r->dev = device;
 	device->nsegs++;

@@ -288,6 +288,14 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 2048; i++)
 		bad += buf[4096 + i] != (uint8_t)(i * 13 + 1);
 	CHECK_EQ(bad, 0);
+	/* SCICacheSync and SCIMemCpy sync the segment's device windows
+	 * (udd_dma_sync); a range outside the map is refused */
+	EXPECT(SCICacheSync(lmap, buf, 8192, SCI_FLAG_CACHE_FLUSH, &err), SCI_ERR_OK);
+	EXPECT(SCICacheSync(lmap, buf + 4096, 4096, SCI_FLAG_CACHE_INVALIDATE, &err), SCI_ERR_OK);
+	EXPECT(SCICacheSync(lmap, buf + 4096, 0, 0, &err), SCI_ERR_OK);
+	EXPECT(SCICacheSync(lmap, buf + 4096, 4097, SCI_FLAG_CACHE_FLUSH, &err), SCI_ERR_OUT_OF_RANGE);
+	EXPECT(SCICacheSync(lmap, buf - 1, 1, SCI_FLAG_CACHE_FLUSH, &err), SCI_ERR_OUT_OF_RANGE);
+	EXPECT(SCICacheSync(lmap, buf, 1, 0x1, &err), SCI_ERR_ILLEGAL_FLAG);
 	EXPECT(SCIRemoveSegment(seg, 0, &err), SCI_ERR_BUSY); /* mapped */
 	EXPECT(SCIReturnDevice(edu, 0, &err), SCI_ERR_BUSY);  /* window + BAR segment */
 

@@ -155,10 +155,156 @@ static sci_error_t query_info(unsigned fdid, sci_smartio_device_info_t *info)
 	return err;
 }
 
+/* Child: borrow fdid shared (flags 0) while the parent holds it shared.
+ * Exit 0: borrowed, BAR0's id read, returned; 1: anything else. */
+static int child_share(unsigned fdid)
+{
+	sci_error_t err;
+	sci_desc_t sd;
+	sci_smartio_device_t dev;
+	sci_remote_segment_t bar_seg;
+	sci_map_t bar_map;
+	int rc = 1;
+	SCIInitialize(0, &err);
+	SCIOpen(&sd, 0, &err);
+	if (err != SCI_ERR_OK)
+		return 1;
+	SCIBorrowDevice(sd, &dev, fdid, 0, &err);
+	if (err != SCI_ERR_OK) {
+		fprintf(stderr, "child: shared SCIBorrowDevice -> %s\n", SCIGetErrorString(err));
+		goto close;
+	}
+	SCIConnectDeviceSegment(dev, &bar_seg, 0, SCI_MEMTYPE_BAR, NULL, NULL, 0, &err);
+	if (err == SCI_ERR_OK) {
+		volatile void *bar = SCIMapRemoteSegment(bar_seg, &bar_map, 0, 4096, NULL,
+							 SCI_FLAG_IO_MAP_IOSPACE, &err);
+		if (err == SCI_ERR_OK) {
+			rc = *reg32(bar, EDU_ID) == 0x010000ed ? 0 : 1;
+			SCIUnmapSegment(bar_map, 0, &err);
+		}
+		SCIDisconnectSegment(bar_seg, 0, &err);
+	}
+	SCIReturnDevice(dev, 0, &err);
+close:
+	SCIClose(sd, 0, &err);
+	SCITerminate();
+	return rc;
+}
+
+static int run_child_mode(const char *mode, unsigned fdid)
+{
+	char arg[32];
+	snprintf(arg, sizeof(arg), "%u", fdid);
+	pid_t c = fork();
+	if (c < 0)
+		return -1;
+	if (c == 0) {
+		execl("/proc/self/exe", "sisci_guest", mode, arg, (char *)NULL);
+		_exit(127);
+	}
+	int st = 0;
+	if (waitpid(c, &st, 0) != c)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/*
+ * `sisci_guest lent`: QEMU's edu lent by udd-sim --lend-only (the script
+ * sisci_lend starts the lender and runs this with UDD_POOL=<dir>/sim and
+ * UDD_NO_VFIO=1, so the pool is the lender's socket): the lent device is
+ * listed as a vfio-user device of this node, borrowed shared (flags 0) by
+ * this process and a second one at once, while an exclusive borrow is
+ * refused; BAR0 id/liveness; a DMA round trip through a local segment
+ * mapped for it (the lender maps this process's memory into the IOMMU).
+ */
+static int lent(void)
+{
+	sci_error_t err;
+	sci_desc_t sd;
+	SCIInitialize(0, &err);
+	REQUIRE(err == SCI_ERR_OK);
+	SCIOpen(&sd, 0, &err);
+	REQUIRE(err == SCI_ERR_OK);
+	unsigned ids[4], me = 0;
+	REQUIRE(list(sd, 0x1234, 0x11e8, 0, ids, 4) == 1);
+	unsigned edu = ids[0];
+	sci_smartio_device_info_t info;
+	REQUIRE(query_info(edu, &info) == SCI_ERR_OK);
+	printf("lent edu: fdid 0x%x node %u '%s'\n", edu, info.nodeid, info.user_name);
+	CHECK(strncmp(info.user_name, "vfio-user:", 10) == 0 && strstr(info.user_name, ".sock"));
+	SCIGetLocalNodeId(0, &me, 0, &err);
+	CHECK_EQ(info.nodeid, me);
+
+	sci_smartio_device_t dev;
+	SCIBorrowDevice(sd, &dev, edu, 0, &err); /* shared */
+	CHECK_EQ(err, SCI_ERR_OK);
+	REQUIRE(err == SCI_ERR_OK);
+	CHECK_EQ(run_child_mode("share", edu), 0); /* a second shared borrower */
+	CHECK_EQ(run_child_mode("borrow", edu), 10); /* exclusive: NOT_AVAILABLE */
+
+	sci_remote_segment_t bar_seg;
+	sci_map_t bar_map, seg_map;
+	SCIConnectDeviceSegment(dev, &bar_seg, 0, SCI_MEMTYPE_BAR, NULL, NULL, 0, &err);
+	REQUIRE(err == SCI_ERR_OK);
+	volatile void *bar = SCIMapRemoteSegment(bar_seg, &bar_map, 0, 4096, NULL,
+						 SCI_FLAG_IO_MAP_IOSPACE, &err);
+	REQUIRE(err == SCI_ERR_OK && bar);
+	CHECK_EQ(*reg32(bar, EDU_ID), 0x010000ed);
+	*reg32(bar, EDU_LIVENESS) = 0x5a5a1234;
+	CHECK_EQ(*reg32(bar, EDU_LIVENESS), ~0x5a5a1234u);
+
+	sci_local_segment_t seg;
+	sci_ioaddr_t io = 0;
+	SCICreateSegment(sd, &seg, 0, 2 * PAGE, NULL, NULL, SCI_FLAG_AUTO_ID | SCI_FLAG_PRIVATE,
+			 &err);
+	REQUIRE(err == SCI_ERR_OK);
+	SCIPrepareSegment(seg, 0, 0, &err);
+	CHECK_EQ(err, SCI_ERR_OK);
+	SCIMapLocalSegmentForDevice(seg, 0, dev, &io, 0, 2 * PAGE, 0, &err);
+	CHECK_EQ(err, SCI_ERR_OK);
+	printf("lent edu: window at 0x%llx\n", (unsigned long long)io);
+	CHECK(io != 0 && io + 2 * PAGE <= EDU_DMA_LIMIT);
+	uint8_t *mem = SCIMapLocalSegment(seg, &seg_map, 0, 2 * PAGE, NULL, 0, &err);
+	REQUIRE(err == SCI_ERR_OK && mem);
+	for (int i = 0; i < 1024; i++) {
+		mem[i] = (uint8_t)(i * 5 + 9);
+		mem[PAGE + i] = 0;
+	}
+	SCICacheSync(seg_map, mem, 1024, SCI_FLAG_CACHE_FLUSH, &err);
+	CHECK_EQ(err, SCI_ERR_OK);
+	CHECK_EQ(edu_dma(bar, io, EDU_BUF, 1024, 0), 0);
+	CHECK_EQ(edu_dma(bar, EDU_BUF, io + PAGE, 1024, EDU_CMD_TO_RAM), 0);
+	SCICacheSync(seg_map, mem + PAGE, 1024, SCI_FLAG_CACHE_INVALIDATE, &err);
+	CHECK_EQ(err, SCI_ERR_OK);
+	CHECK(memcmp(mem, mem + PAGE, 1024) == 0);
+
+	SCIUnmapSegment(seg_map, 0, &err);
+	CHECK_EQ(err, SCI_ERR_OK);
+	SCIUnmapLocalSegmentForDevice(seg, 0, dev, 0, &err);
+	CHECK_EQ(err, SCI_ERR_OK);
+	SCIRemoveSegment(seg, 0, &err);
+	CHECK_EQ(err, SCI_ERR_OK);
+	SCIUnmapSegment(bar_map, 0, &err);
+	CHECK_EQ(err, SCI_ERR_OK);
+	SCIDisconnectSegment(bar_seg, 0, &err);
+	CHECK_EQ(err, SCI_ERR_OK);
+	SCIReturnDevice(dev, 0, &err);
+	CHECK_EQ(err, SCI_ERR_OK);
+	CHECK_EQ(run_child_mode("borrow", edu), 0); /* returned: exclusive works again */
+	SCIClose(sd, 0, &err);
+	CHECK_EQ(err, SCI_ERR_OK);
+	SCITerminate();
+	return t_done("sisci_guest lent");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "borrow") == 0)
 		return child_borrow((unsigned)strtoul(argv[2], NULL, 0));
+	if (argc == 3 && strcmp(argv[1], "share") == 0)
+		return child_share((unsigned)strtoul(argv[2], NULL, 0));
+	if (argc == 2 && strcmp(argv[1], "lent") == 0)
+		return lent();
 
 	const char *edu_bdf = getenv("UDD_VM_EDU");
 	const char *nvme_bdf = getenv("UDD_VM_NVME");
