@@ -17,17 +17,43 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sim_server_priv.h"
 
 static atomic_int mapped_total;
+
+/*
+ * UDD_SIM_DMA_TIMING=FILE: one line per DMA_MAP/DMA_UNMAP with the time of
+ * each step in ns (CLOCK_MONOTONIC, so a borrower in the same machine can
+ * line them up with its own), to see where a map's time goes.
+ */
+static FILE *timing_f;
+static pthread_once_t timing_once = PTHREAD_ONCE_INIT;
+
+static void timing_init(void)
+{
+	const char *p = getenv("UDD_SIM_DMA_TIMING");
+	if (p && *p)
+		timing_f = fopen(p, "ae");
+	if (timing_f)
+		setvbuf(timing_f, NULL, _IOLBF, 0);
+}
+
+static uint64_t tstamp(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 static int mapped_budget = 32768;
 
 void sim_dma_budget_init(void)
@@ -275,6 +301,8 @@ int sim_cmd_dma_map(struct req *r)
 {
 	struct sim_client *cl = r->cl;
 	struct vfu_dma_map m;
+	pthread_once(&timing_once, timing_init);
+	uint64_t t[6] = { timing_f ? tstamp() : 0 };
 	if (r->len < sizeof(m))
 		return sim_send_error(cl, r->hdr, EINVAL);
 	memcpy(&m, r->p, sizeof(m));
@@ -286,6 +314,7 @@ int sim_cmd_dma_map(struct req *r)
 	struct sim_win w = { .addr = m.addr, .size = m.size, .flags = m.flags };
 	if (r->nfds == 1) {
 		int err = fd_mappable(r->fds[0], m.offset, m.size);
+		t[1] = timing_f ? tstamp() : 0;
 		if (err == 1)
 			sim_log("%s: client %llu: DMA fd not sealed against shrinking: window "
 				"0x%llx served by messages",
@@ -293,6 +322,7 @@ int sim_cmd_dma_map(struct req *r)
 		else if (err || (err = win_mmap(&w, r->fds[0], m.offset)) != 0)
 			return sim_send_error(cl, r->hdr, err);
 	}
+	t[2] = timing_f ? tstamp() : 0;
 	if (cl->has_iova && (m.addr < cl->iova_lo || m.addr > cl->iova_hi ||
 			     m.size - 1 > cl->iova_hi - m.addr)) {
 		win_release(&w); /* outside the range this borrower was given */
@@ -303,15 +333,31 @@ int sim_cmd_dma_map(struct req *r)
 		win_release(&w);
 		return sim_send_error(cl, r->hdr, err);
 	}
+	t[3] = timing_f ? tstamp() : 0;
 	if (cl->d->prov->dma_map && (err = prov_map(cl, m.addr, m.size)) != 0)
 		return sim_send_error(cl, r->hdr, err);
-	return sim_send_reply(cl, r->hdr, NULL, 0, NULL, 0, NULL, 0);
+	t[4] = timing_f ? tstamp() : 0;
+	int rc = sim_send_reply(cl, r->hdr, NULL, 0, NULL, 0, NULL, 0);
+	if (timing_f) {
+		t[5] = tstamp();
+		fprintf(timing_f,
+			"map 0x%llx at %llu: checks %llu mmap %llu insert %llu provider %llu reply %llu "
+			"(ns)\n",
+			(unsigned long long)m.addr, (unsigned long long)t[0],
+			(unsigned long long)(t[1] ? t[1] - t[0] : 0),
+			(unsigned long long)(t[2] - (t[1] ? t[1] : t[0])),
+			(unsigned long long)(t[3] - t[2]), (unsigned long long)(t[4] - t[3]),
+			(unsigned long long)(t[5] - t[4]));
+	}
+	return rc;
 }
 
 int sim_cmd_dma_unmap(struct req *r)
 {
 	struct sim_client *cl = r->cl;
 	struct vfu_dma_unmap u;
+	pthread_once(&timing_once, timing_init);
+	uint64_t t[5] = { timing_f ? tstamp() : 0 };
 	if (r->len < sizeof(u))
 		return sim_send_error(cl, r->hdr, EINVAL);
 	memcpy(&u, r->p, sizeof(u));
@@ -330,15 +376,27 @@ int sim_cmd_dma_unmap(struct req *r)
 		w = NULL;
 	}
 	pthread_mutex_unlock(&cl->dma_lock);
+	t[1] = t[2] = timing_f ? tstamp() : 0;
 	if (w) { /* out of the table: the device no longer reaches it, then unmap */
 		if (cl->d->prov->dma_unmap)
 			cl->d->prov->dma_unmap(cl, w);
+		t[2] = timing_f ? tstamp() : 0;
 		win_release(w);
 		free(w);
 	}
+	t[3] = timing_f ? tstamp() : 0;
 	if (err)
 		return sim_send_error(cl, r->hdr, err);
-	return sim_send_reply(cl, r->hdr, &u, sizeof(u), NULL, 0, NULL, 0);
+	int rc = sim_send_reply(cl, r->hdr, &u, sizeof(u), NULL, 0, NULL, 0);
+	if (timing_f) {
+		t[4] = tstamp();
+		fprintf(timing_f,
+			"unmap 0x%llx at %llu: lookup %llu provider %llu munmap %llu reply %llu (ns)\n",
+			(unsigned long long)u.addr, (unsigned long long)t[0],
+			(unsigned long long)(t[1] - t[0]), (unsigned long long)(t[2] - t[1]),
+			(unsigned long long)(t[3] - t[2]), (unsigned long long)(t[4] - t[3]));
+	}
+	return rc;
 }
 
 void sim_client_wins_free(struct sim_client *cl)
