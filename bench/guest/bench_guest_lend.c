@@ -13,8 +13,9 @@
  *                     (goal <= 1.05x);
  *   DMA map + unmap   udd_dma_map + udd_dma_unmap of a 4 KiB window: direct,
  *                     the VFIO ioctls; lent, a vfio-user DMA_MAP and DMA_UNMAP
- *                     round trip each, and the lender's mmap/munmap of the
- *                     borrower's memfd around the same ioctls (goal <= 1.5x);
+ *                     round trip each, and the lender's fd checks around the
+ *                     same ioctls (its mapping of the borrower's memfd is
+ *                     cached across windows: sim_dma.c) (goal <= 1.5x);
  *   raw round trips   the transport floor of the lent DMA row, measured in the
  *                     lent phase: two request/reply pairs between two
  *                     processes over a UNIX socketpair, of DMA_MAP's and
