@@ -13,8 +13,17 @@
  *                     (goal <= 1.05x);
  *   DMA map + unmap   udd_dma_map + udd_dma_unmap of a 4 KiB window: direct,
  *                     the VFIO ioctls; lent, a vfio-user DMA_MAP and DMA_UNMAP
- *                     round trip each, and the lender's mmap/munmap of the
- *                     borrower's memfd around the same ioctls (goal <= 1.5x).
+ *                     round trip each, and the lender's fd checks around the
+ *                     same ioctls (its mapping of the borrower's memfd is
+ *                     cached across windows: sim_dma.c) (goal <= 1.5x);
+ *   raw round trips   the transport floor of the lent DMA row, measured in the
+ *                     lent phase: two request/reply pairs between two
+ *                     processes over a UNIX socketpair, of DMA_MAP's and
+ *                     DMA_UNMAP's sizes (48 bytes + an fd by SCM_RIGHTS, 16
+ *                     back; 40 and 40), the peer doing nothing but close the
+ *                     fd. Under TCG a switch between processes is costly
+ *                     (address space change), so this row says how much of
+ *                     the lent row no lender could save.
  *
  * The device cannot be lent and opened directly at once, so the two sides
  * alternate: 3 rounds of direct cells, then lent ones (control socket `add`,
@@ -26,6 +35,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -129,6 +139,90 @@ static double dma_pair(void *arg)
 	return (bench_now_ns() - t0) / n_dma;
 }
 
+/* The raw floor: a peer process on a socketpair (see the header). */
+static int raw_sock = -1, raw_memfd = -1;
+static pid_t raw_pid;
+
+static void raw_peer(int s)
+{
+	char buf[64], cbuf[CMSG_SPACE(sizeof(int))];
+	for (;;) {
+		struct iovec iov = { buf, sizeof(buf) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		ssize_t n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
+		if (n <= 0)
+			_exit(0);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		if (cm && cm->cmsg_type == SCM_RIGHTS) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+			close(fd);
+			n = 16; /* DMA_MAP's reply: a header */
+		}
+		if (send(s, buf, (size_t)n, MSG_NOSIGNAL) != n)
+			_exit(1);
+	}
+}
+
+static int raw_start(void)
+{
+	int sv[2];
+	raw_memfd = memfd_create("bench-raw", MFD_CLOEXEC);
+	if (raw_memfd < 0 || ftruncate(raw_memfd, 4096) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	raw_pid = fork();
+	if (raw_pid < 0)
+		return -1;
+	if (raw_pid == 0) {
+		close(sv[0]);
+		raw_peer(sv[1]);
+	}
+	close(sv[1]);
+	raw_sock = sv[0];
+	return 0;
+}
+
+static int raw_xact(size_t len, bool with_fd, size_t rlen)
+{
+	char buf[64] = { 0 }, cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (with_fd) {
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &raw_memfd, sizeof(int));
+	}
+	if (sendmsg(raw_sock, &mh, MSG_NOSIGNAL) != (ssize_t)len)
+		return -1;
+	size_t got = 0;
+	while (got < rlen) {
+		ssize_t n = recv(raw_sock, buf + got, rlen - got, 0);
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+static double raw_pair(void *arg)
+{
+	(void)arg;
+	double t0 = bench_now_ns();
+	for (unsigned i = 0; i < n_dma; i++)
+		if (raw_xact(48, true, 16) < 0 || raw_xact(40, false, 40) < 0) {
+			fprintf(stderr, "bench: raw round trip failed\n");
+			return -1;
+		}
+	return (bench_now_ns() - t0) / n_dma;
+}
+
 /* Borrow the edu of @ctx's pool, map BAR0, a page of memory, MSI vector 0
  * and its waiter thread. */
 static int phase_open(udd_ctx_t *ctx, uint32_t flags, struct phase *p)
@@ -206,10 +300,10 @@ static int lend(const char *verb, const char *bdf)
 	return -1;
 }
 
-/* One phase: borrow (directly or through the lender), measure @c[0..4),
+/* One phase: borrow (directly or through the lender), measure @c[0..ncells),
  * append the runs to @all. */
-static int phase_run(bool lent, struct phase *p, struct bench_cell *c, double (*all)[ALL_MAX],
-		     int *nall)
+static int phase_run(bool lent, struct phase *p, struct bench_cell *c, int ncells,
+		     double (*all)[ALL_MAX], int *nall)
 {
 	udd_ctx_t *ctx;
 	udd_ctx_opts_t o = { .flags = lent ? UDD_CTX_F_NO_VFIO | UDD_CTX_F_NO_EMBEDDED
@@ -221,8 +315,8 @@ static int phase_run(bool lent, struct phase *p, struct bench_cell *c, double (*
 	memset(p, 0, sizeof(*p));
 	rc = phase_open(ctx, lent ? 0 /* shared */ : UDD_BORROW_EXCLUSIVE, p);
 	if (rc == 0) {
-		bench_measure(c, 4);
-		for (int i = 0; i < 4; i++)
+		bench_measure(c, (size_t)ncells);
+		for (int i = 0; i < ncells; i++)
 			for (int r = 0; r < bench_runs() && nall[i] < ALL_MAX; r++)
 				all[i][nall[i]++] = c[i].t[r];
 	}
@@ -254,9 +348,14 @@ int main(void)
 		{ .name = "lent: udd_put32", .fn = acc_put, .arg = &l },
 		{ .name = "lent: raise -> MSI -> udd_irq_wait", .fn = irq_batch, .arg = &l },
 		{ .name = "lent: udd_dma_map + unmap 4 KiB", .fn = dma_pair, .arg = &l },
+		{ .name = "raw: 2 process round trips (48+fd/16, 40/40 B)", .fn = raw_pair },
 	};
-	static double all[8][ALL_MAX];
-	int nall[8] = { 0 };
+	static double all[9][ALL_MAX];
+	int nall[9] = { 0 };
+	if (raw_start() < 0) {
+		fprintf(stderr, "bench: the raw round-trip peer: %s\n", strerror(errno));
+		return 1;
+	}
 
 	/* the lender runs throughout; the device alternates between opened
 	 * directly and lent (the host's load drifts: each side gets its share) */
@@ -268,7 +367,7 @@ int main(void)
 	setenv("UDD_POOL", LEND_DIR "/sim", 1);
 	int rc = 0, rounds = bench_quick() ? 1 : ROUNDS;
 	for (int k = 0; k < rounds && rc == 0; k++) {
-		rc = phase_run(false, &d, c, all, nall);
+		rc = phase_run(false, &d, c, 4, all, nall);
 		if (rc < 0) {
 			fprintf(stderr, "bench: edu directly: %s\n", strerror(-rc));
 			break;
@@ -277,7 +376,7 @@ int main(void)
 			rc = -EIO;
 			break;
 		}
-		rc = phase_run(true, &l, c + 4, all + 4, nall + 4);
+		rc = phase_run(true, &l, c + 4, 5, all + 4, nall + 4);
 		if (rc < 0)
 			fprintf(stderr, "bench: edu through the lender: %s\n", strerror(-rc));
 		if (lend("remove", bdf) < 0 && rc == 0)
@@ -300,10 +399,12 @@ int main(void)
 	}
 	if (lender > 1)
 		kill(lender, SIGTERM);
+	close(raw_sock); /* the peer exits on EOF */
+	waitpid(raw_pid, NULL, 0);
 	if (rc < 0)
 		return 1;
 
-	for (int i = 0; i < 8; i++) { /* median, min, max over every round's runs */
+	for (int i = 0; i < 9; i++) { /* median, min, max over every round's runs */
 		qsort(all[i], (size_t)nall[i], sizeof(double), bench_cmp_double);
 		c[i].s.med = all[i][nall[i] / 2];
 		c[i].s.min = all[i][0];
@@ -318,7 +419,12 @@ int main(void)
 		bench_row(c[i].name, &c[i], &c[i]);
 		bench_row(c[i + 4].name, &c[i + 4], &c[i]);
 	}
-	for (int i = 0; i < 8; i++)
+	/* what the lender adds beyond the two round trips no lender can avoid */
+	bench_row(c[8].name, &c[8], &c[3]);
+	if (!c[3].failed && !c[7].failed && !c[8].failed)
+		printf("(lent DMA row - raw row: %.1f us; lent / (direct + raw): %.2fx)\n",
+		       (c[7].s.med - c[8].s.med) / 1e3, c[7].s.med / (c[3].s.med + c[8].s.med));
+	for (int i = 0; i < 9; i++)
 		ret |= c[i].failed;
 	return ret;
 }

@@ -47,8 +47,10 @@ struct sim_win {
 	uint64_t addr, size;
 	uint32_t flags;
 	uint8_t *map;   /* NULL: reached through DMA_READ/DMA_WRITE messages */
-	void *map_base; /* what to munmap */
+	void *map_base; /* what to munmap (or keep in sim_dma.c's mapping cache) */
 	size_t map_len;
+	uint64_t map_client, map_dev, map_ino, map_off; /* the mapping's identity */
+	int map_prot;
 };
 
 struct sim_client {

@@ -147,6 +147,36 @@ static void test_edu(void)
 	CHECK_EQ(call(fd, VFU_CMD_DMA_UNMAP, &u, sizeof(u), NULL, 0, NULL, 0, NULL, NULL), -ENOENT);
 	u.size = 8192;
 	CHECK_EQ(call(fd, VFU_CMD_DMA_UNMAP, &u, sizeof(u), NULL, 0, NULL, 0, NULL, NULL), sizeof(u));
+
+	/* the same memory mapped again, elsewhere (the server reuses its
+	 * mapping of it, sim_dma.c's cache): the device sees what RAM holds
+	 * now, and what it writes lands in RAM */
+	for (int i = 0; i < 256; i++)
+		ram[i] = (uint8_t)(i ^ 0xa5);
+	m.addr = 0x200000;
+	CHECK_EQ(call(fd, VFU_CMD_DMA_MAP, &m, sizeof(m), NULL, 0, &mfd, 1, NULL, NULL), 0);
+	v64 = 0x200000;
+	CHECK_EQ(wr(fd, 0, EDU_REG_DMA_SRC, &v64, 8), 0);
+	v64 = EDU_DMA_BUF;
+	CHECK_EQ(wr(fd, 0, EDU_REG_DMA_DST, &v64, 8), 0);
+	v64 = EDU_DMA_START | EDU_DMA_IRQ;
+	CHECK_EQ(wr(fd, 0, EDU_REG_DMA_CMD, &v64, 8), 0);
+	CHECK(wait_efd(efd, 5000) >= 1);
+	wr32(fd, 0, EDU_REG_IRQ_ACK, EDU_IRQ_DMA);
+	CHECK_EQ(rd(fd, 0, EDU_DMA_BUF, back, 256), 0);
+	CHECK(memcmp(back, ram, 256) == 0);
+	memset(ram + 4096, 0, 256);
+	v64 = EDU_DMA_BUF;
+	CHECK_EQ(wr(fd, 0, EDU_REG_DMA_SRC, &v64, 8), 0);
+	v64 = 0x201000;
+	CHECK_EQ(wr(fd, 0, EDU_REG_DMA_DST, &v64, 8), 0);
+	v64 = EDU_DMA_START | EDU_DMA_FROM_DEV | EDU_DMA_IRQ;
+	CHECK_EQ(wr(fd, 0, EDU_REG_DMA_CMD, &v64, 8), 0);
+	CHECK(wait_efd(efd, 5000) >= 1);
+	wr32(fd, 0, EDU_REG_IRQ_ACK, EDU_IRQ_DMA);
+	CHECK(memcmp(ram + 4096, ram, 256) == 0);
+	u.addr = 0x200000;
+	CHECK_EQ(call(fd, VFU_CMD_DMA_UNMAP, &u, sizeof(u), NULL, 0, NULL, 0, NULL, NULL), sizeof(u));
 	munmap(ram, 8192);
 	close(mfd);
 	close(efd);
