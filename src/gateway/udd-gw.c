@@ -516,7 +516,11 @@ static int relay(struct conn *c)
 			uint64_t cnt;
 			if (read(c->irq[i].fd, &cnt, sizeof(cnt)) != sizeof(cnt))
 				continue;
-			struct vfu_udd_irq m = { .index = c->irq[i].index, .vector = c->irq[i].vec };
+			/* the eventfd's count: interrupts that came together (posted
+			 * writes raise them back to back) stay counted */
+			struct vfu_udd_irq m = { .index = c->irq[i].index,
+						 .vector = c->irq[i].vec,
+						 .count = cnt > UINT32_MAX ? UINT32_MAX : (uint32_t)cnt };
 			struct vfu_hdr h = { .msg_id = c->irq_id++, .cmd = VFU_UDD_CMD_IRQ,
 					     .flags = VFU_F_TYPE_COMMAND | VFU_F_NO_REPLY };
 			int rc = vfu_xmsg_send(&c->xp, &h, &m, sizeof(m), NULL, 0,

@@ -61,6 +61,8 @@ int sim_send_error(struct sim_client *cl, const struct vfu_hdr *req, int err)
 			     .error = (uint32_t)err };
 	sim_log("%s: client %llu: cmd %u fails: %s", cl->d->name, (unsigned long long)cl->id,
 		req->cmd, strerror(err));
+	if (req->flags & VFU_F_NO_REPLY)
+		return 0; /* a posted command gets no reply, not even an error */
 	pthread_mutex_lock(&cl->send_lock);
 	int rc = send_locked(cl, cl->sock, &h, NULL, 0, NULL, 0, NULL, 0);
 	pthread_mutex_unlock(&cl->send_lock);

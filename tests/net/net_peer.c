@@ -12,6 +12,9 @@
  *   msix LOC              be through the gateway: its 4 MSI-X vectors, each
  *                         raised in turn (and then all in reverse), each
  *                         seen on its own vector only: exit 0
+ *   posted LOC            be through the gateway: bursts of 1000 BAR writes
+ *                         (posted: NO_REPLY), each followed by a read that
+ *                         must see the burst's last value: exit 0
  *   bad LOC huge|tiny     speak the preamble, then one malformed header
  *                         (msg_size 0xffffffff / 8): exit 0 if the gateway
  *                         drops the connection within 5 s
@@ -123,6 +126,40 @@ static int do_irq(const char *loc)
 	return rc < 0 ? 1 : 0;
 }
 
+/* Posted writes: a burst of BAR writes through the gateway (sent with
+ * NO_REPLY, not waited for), then reads: each read returns after every
+ * earlier write, so it sees the last value; and nothing went wrong on the
+ * way (the handle is clean, the connection alive). */
+static int do_posted(const char *loc)
+{
+	static const udd_acc_attr_t be_attr = { UDD_BIG_ENDIAN, UDD_STRICTORDER, UDD_DEFAULT_ACC, 0 };
+	udd_ctx_t *ctx;
+	udd_dev_t *dev;
+	udd_acc_t *regs;
+	if (open_dev(loc, &ctx, &dev) || udd_regs_map_bar(dev, 0, 0, 0x1000, &be_attr, &regs))
+		return 1;
+	int bad = 0;
+	for (uint32_t round = 0; round < 3; round++) {
+		for (uint32_t i = 0; i < 1000; i++)
+			udd_put32(regs, 0x04, round * 1000 + i); /* be: scratch32 */
+		uint32_t v = udd_get32(regs, 0x04);
+		if (v != round * 1000 + 999) {
+			fprintf(stderr, "net_peer: posted: read 0x%x after the burst\n", v);
+			bad++;
+		}
+	}
+	uint64_t v64 = 0x0123456789abcdefull; /* a 64-bit write, posted too */
+	udd_put64(regs, 0x08, v64);
+	if (udd_get64(regs, 0x08) != v64)
+		bad++;
+	if (udd_acc_check(regs) != 0)
+		bad++;
+	udd_regs_unmap(regs);
+	udd_dev_return(dev);
+	udd_ctx_close(ctx);
+	return bad ? 1 : 0;
+}
+
 static int do_msix(const char *loc)
 {
 	static const udd_acc_attr_t be_attr = { UDD_BIG_ENDIAN, UDD_STRICTORDER, UDD_DEFAULT_ACC, 0 };
@@ -203,6 +240,8 @@ int main(int argc, char **argv)
 		return do_irq(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "msix"))
 		return do_msix(argv[2]);
+	if (argc >= 3 && !strcmp(argv[1], "posted"))
+		return do_posted(argv[2]);
 	if (argc >= 4 && !strcmp(argv[1], "bad"))
 		return do_bad(argv[2], argv[3]);
 	fprintf(stderr, "usage: net_peer borrow|hold|irq|msix|bad LOC [ARG]\n");

@@ -95,6 +95,7 @@ fi
 # ---- 3. an interrupt crosses as a message ---------------------------------------
 expect 0 "MSI through the gateway (VFU_UDD_CMD_IRQ -> eventfd)" in2 "$PEER" irq "$R2"
 expect 0 "MSI-X: be's 4 vectors, each on its own eventfd" in2 "$PEER" msix tcp://10.77.1.1:7787/be
+expect 0 "posted BAR writes: 3 bursts of 1000, each read back after its burst" in2 "$PEER" posted tcp://10.77.1.1:7787/be
 
 # ---- 4. a borrower's host vanishes (no FIN) --------------------------------------
 ip netns exec "$B1" env UDD_CLUSTER_KEY="$T/key" "$PEER" hold "$R1" 120 >"$T/hold2" 2>&1 &

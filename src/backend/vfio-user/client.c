@@ -270,6 +270,49 @@ static int vu_region_info(void *bdev, uint32_t index, struct udd_be_region *out)
 	return rc;
 }
 
+/*
+ * Over TCP, writes to a memory BAR are posted, as PCIe memory writes are:
+ * sent with NO_REPLY and not waited for, so a burst of register writes is
+ * not a round trip each (the stream keeps them in order, and a later read
+ * returns after all of them). Config space and I/O BARs stay non-posted,
+ * and so does everything of a server that does not speak udd's extension:
+ * such a server may do its device's DMA inline while handling a write,
+ * reading the DMA reply off the one stream, where our next command would
+ * arrive first (udd-sim serves DMA from device threads). Whether BAR
+ * @index is memory is read once from its config register. Caller holds
+ * c->lock.
+ */
+static bool write_posted(struct vfu_client *c, uint32_t index)
+{
+	if (!c->net || !c->enforces_borrow || index > 5 || !c->regions)
+		return false;
+	struct vfu_region_cache *rc = &c->regions[index];
+	if (rc->posted == 0) {
+		struct vfu_region_access a = { .offset = 0x10 + 4 * index,
+					       .region = VFIO_PCI_CONFIG_REGION_INDEX, .count = 4 };
+		long got = xact(c, VFU_CMD_REGION_READ, &a, sizeof(a), NULL, 0, NULL, 0,
+				c->timeout_ms, NULL, NULL);
+		uint32_t bar = 1; /* unknown: treat as I/O (non-posted) */
+		if (got == (long)(sizeof(a) + 4))
+			memcpy(&bar, c->rx + sizeof(struct vfu_hdr) + sizeof(a), 4);
+		rc->posted = (bar & 1) ? -1 : 1;
+	}
+	return rc->posted > 0;
+}
+
+static int region_write_posted(struct vfu_client *c, const struct vfu_region_access *a,
+			       const uint8_t *buf)
+{
+	struct vfu_hdr h = { .msg_id = c->next_id++,
+			     .cmd = VFU_CMD_REGION_WRITE,
+			     .flags = VFU_F_TYPE_COMMAND | VFU_F_NO_REPLY };
+	int rc = vfu_xmsg_send(&c->xp, &h, a, sizeof(*a), buf, a->count,
+			       vfu_now_ms() + c->timeout_ms);
+	if (rc)
+		return violation(c, "posted write could not be sent");
+	return 0;
+}
+
 static int region_rw(struct vfu_client *c, uint32_t index, uint64_t off, uint8_t *buf,
 		     size_t len, bool write)
 {
@@ -286,6 +329,15 @@ static int region_rw(struct vfu_client *c, uint32_t index, uint64_t off, uint8_t
 		struct vfu_region_access a = { .offset = off, .region = index, .count = n };
 		long got;
 		size_t want;
+		if (write && write_posted(c, index)) {
+			pthread_mutex_lock(&c->send_lock);
+			rc = region_write_posted(c, &a, buf);
+			pthread_mutex_unlock(&c->send_lock);
+			off += n;
+			buf += n;
+			len -= n;
+			continue;
+		}
 		if (write) {
 			got = xact(c, VFU_CMD_REGION_WRITE, &a, sizeof(a), buf, n, NULL, 0,
 				   c->timeout_ms, NULL, NULL);

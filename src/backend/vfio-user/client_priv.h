@@ -60,6 +60,7 @@ struct vfu_win {
 
 struct vfu_region_cache {
 	bool valid;
+	int8_t posted; /* over TCP: writes posted (1), not (-1), not known yet (0) */
 	struct udd_be_region r; /* r.mmap_fd owned here */
 };
 

@@ -2,6 +2,8 @@
 /*
  * vfio-user client: one request and its reply, and serving the server's commands (client_priv.h).
  */
+#include <stddef.h>
+
 #include "client_priv.h"
 
 /* ------------------------------------------------------------------------ */
@@ -124,18 +126,20 @@ static int send_msg(struct vfu_client *c, int sock, struct vfu_hdr *h, const voi
  * would have (udd_irq_wait sees no difference). */
 static void irq_notice(struct vfu_client *c, const uint8_t *pl, size_t plen)
 {
-	struct vfu_udd_irq m;
-	if (plen < sizeof(m) || !c->irq_msgs) {
+	struct vfu_udd_irq m = { .count = 1 };
+	if (plen < offsetof(struct vfu_udd_irq, count) || !c->irq_msgs) {
 		udd_logf(c->log, UDD_LOG_WARN, "vfio-user: unexpected interrupt message ignored");
 		return;
 	}
-	memcpy(&m, pl, sizeof(m));
+	memcpy(&m, pl, plen < sizeof(m) ? plen : sizeof(m));
+	if (m.count == 0)
+		m.count = 1;
 	pthread_mutex_lock(&c->irq_lock);
 	if (m.index < VFU_CLIENT_MAX_IRQ_TYPES && m.vector < c->irq_n[m.index] &&
 	    c->irq_efd[m.index][m.vector] >= 0) {
-		uint64_t one = 1;
+		uint64_t n = m.count;
 		/* a full counter (never in practice) only loses a count */
-		(void)!write(c->irq_efd[m.index][m.vector], &one, sizeof(one));
+		(void)!write(c->irq_efd[m.index][m.vector], &n, sizeof(n));
 	}
 	pthread_mutex_unlock(&c->irq_lock);
 }

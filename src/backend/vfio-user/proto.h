@@ -109,8 +109,10 @@ _Static_assert(sizeof(struct vfu_udd_dma_fault) == 24, "dma fault notice");
 struct vfu_udd_irq {
 	uint32_t index;  /* VFIO_PCI_*_IRQ_INDEX */
 	uint32_t vector;
+	uint32_t count;  /* interrupts since the last message (>= 1); a receiver
+			  * takes an 8-byte notice, without it, as 1 */
 };
-_Static_assert(sizeof(struct vfu_udd_irq) == 8, "irq notice");
+_Static_assert(sizeof(struct vfu_udd_irq) == 12, "irq notice");
 
 /* VFIO_USER_DMA_MAP (spec: 32 bytes). */
 struct vfu_dma_map {
