@@ -13,11 +13,16 @@ ip link set lo up || { echo "lend_tcp_sync: no loopback"; exit 1; }
 (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$D/key")
 /bin/udd-sim -v --dir "$D" --lend-only --daemon 2>>/tmp/lend-tcp.log || exit 1
 /bin/udd add "$UDD_VM_EDU" || exit 1
-name=
-for s in "$D"/sim/*.sock; do [ -S "$s" ] && { name=$(basename "$s" .sock); break; }; done
-[ -n "$name" ] || { echo "lend_tcp_sync: no lent socket in $D/sim"; ls -l "$D/sim"; exit 1; }
+sock=
+for s in "$D"/sim/*.sock; do [ -S "$s" ] && [ "$s" != "$D/sim/control.sock" ] && { sock=$s; break; }; done
+[ -n "$sock" ] || { echo "lend_tcp_sync: no lent socket in $D/sim"; ls -l "$D/sim"; exit 1; }
+# the lent socket is named by its BDF, whose colons neither a tcp:// location nor
+# udd-gw's names allow: the gateway lends it as "edu" from a directory of its own
+mkdir -p "$D/gw" && chmod 700 "$D/gw"
+ln -sf "$sock" "$D/gw/edu.sock"
+name=edu
 # --daemon returns once it listens
-/bin/udd-gw -v --daemon --listen 127.0.0.1:7790 --pool "$D/sim" --key "$D/key" --node 1 \
+/bin/udd-gw -v --daemon --listen 127.0.0.1:7790 --pool "$D/gw" --key "$D/key" --node 1 \
     2>>/tmp/lend-tcp-gw.log || { echo "lend_tcp_sync: udd-gw"; cat /tmp/lend-tcp-gw.log; exit 1; }
 UDD_CLUSTER_KEY=$D/key UDD_NO_CLUSTER=1 UDD_RUNTIME_DIR=/tmp/lend-tcp-client \
     /bin/lend_tcp_sync "tcp://127.0.0.1:7790/$name"
