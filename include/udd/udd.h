@@ -627,19 +627,26 @@ UDD_API void udd_dma_unmap(udd_dma_t *dma);
  * device before the other side uses it (docs/cluster.md). Call it with
  * UDD_DMA_SYNC_FOR_DEVICE after writing a buffer and before telling the device
  * to read it, and with UDD_DMA_SYNC_FOR_CPU after the device said it wrote
- * and before reading it. Every window udd makes today is coherent (VFIO on an
- * x86 IOMMU, memory shared with a local server, and remote windows, which the
- * device reaches through DMA_READ/DMA_WRITE messages served from this memory
- * at that moment), so it only orders memory (a full fence) and checks its
- * arguments; a portable driver calls it anyway, for transports that copy
- * windows.
+ * and before reading it. Locally every window is coherent (VFIO on an x86
+ * IOMMU, memory shared with a local server, simulated devices reaching a
+ * remote window through DMA_READ/DMA_WRITE messages served from this memory
+ * at that moment): then it only orders memory (a full fence) and checks its
+ * arguments. A real device lent by another host (through udd-gw) DMAs into
+ * the lender's copy of the window instead (the server announced udd.dma_sync):
+ * then FOR_DEVICE sends the range's bytes to the lender and FOR_CPU fetches
+ * them back, one round trip per max_data_xfer_size bytes. A portable driver
+ * always calls it.
  *
  * @param dma     the window (from udd_dma_map*()).
  * @param offset  start within the window.
  * @param len     bytes (0: nothing to do, still checked).
  * @param dir     UDD_DMA_SYNC_FOR_DEVICE or UDD_DMA_SYNC_FOR_CPU.
- * @return 0; -EINVAL NULL window, unknown @p dir, or a range outside the window.
- * Non-blocking. Thread-safe (the caller keeps the window alive).
+ * @return 0; -EINVAL NULL window, unknown @p dir, or a range outside the window;
+ *         for a copied window also -ENODEV (the peer is gone), -ETIMEDOUT,
+ *         -EPROTO (a bad reply) or the lender's error.
+ * Non-blocking for coherent windows; a copied window waits for the lender
+ * (bounded by the device's timeout). Thread-safe (the caller keeps the window
+ * alive and does not unmap it meanwhile).
  */
 UDD_API int udd_dma_sync(udd_dma_t *dma, size_t offset, size_t len, unsigned dir);
 /** IOVA of a window (0 if NULL). */

@@ -103,6 +103,13 @@ struct udd_backend_ops {
 	 * backend; valid until close(). */
 	int (*peer_fd)(void *bdev);
 
+	/* Optional (may be NULL; then every window is coherent and udd_dma_sync
+	 * is a fence): make [iova, iova+len) of one window coherent,
+	 * @for_device true: this process's memory to the device's view, false:
+	 * back. A window the device reaches directly is a no-op (0). Bounded by
+	 * the backend's timeout. */
+	int (*dma_sync)(void *bdev, uint64_t iova, uint64_t len, bool for_device);
+
 	/* Optional (may be NULL): list the devices this backend finds on its own
 	 * (VFIO: devices bound to vfio-pci), calling add(arg, location) for each.
 	 * Returns 0 or -errno; finding nothing is 0. */

@@ -840,12 +840,23 @@ void udd_dma_release_all(struct udd_dev *dev)
 	free(t);
 }
 
-/* Coherent windows only, today: a fence and the argument checks (udd.h). */
+/* A fence and the argument checks; windows the backend copies (a lent real
+ * device across hosts) are synced through it (udd.h). */
 int udd_dma_sync(udd_dma_t *dma, size_t offset, size_t len, unsigned dir)
 {
 	if (!dma || (dir != UDD_DMA_SYNC_FOR_DEVICE && dir != UDD_DMA_SYNC_FOR_CPU) ||
 	    offset > dma->len || len > dma->len - offset)
 		return -EINVAL;
 	atomic_thread_fence(memory_order_seq_cst);
-	return 0;
+	struct udd_dev *dev = dma->dev;
+	if (!len || !dev || !dev->be || !dev->be->dma_sync)
+		return 0;
+	if (__atomic_load_n(&dev->gone, __ATOMIC_ACQUIRE))
+		return -ENODEV;
+	int r = dev->be->dma_sync(dev->bdev, dma->iova + offset, len,
+				  dir == UDD_DMA_SYNC_FOR_DEVICE);
+	if (r == -ENODEV)
+		udd_dev_mark_gone(dev);
+	atomic_thread_fence(memory_order_seq_cst);
+	return r;
 }

@@ -14,6 +14,9 @@
  *   - VERSION: twin_socket is dropped both ways (server commands, i.e.
  *     DMA_READ/DMA_WRITE, come on the main socket and are relayed), and
  *     "irq_msgs" is answered by the gateway itself;
+ *   - VFU_UDD_CMD_DMA_SYNC (udd.dma_sync, which passes through VERSION) is
+ *     relayed as it is: the lender syncs its copies of the borrower's
+ *     descriptor-less windows with it;
  *   - nothing from the network carries descriptors (TCP has none).
  * Before vfio-user, a one-line preamble: `open NAME` (reply `ok` or
  * `error ERRNO text`) or `list` (reply `node N`, `dev NAME FDID`..., `end`).
@@ -352,7 +355,7 @@ static int from_remote(struct conn *c, size_t n)
 		return vfu_msg_send2_until(c->local, &h, pl, plen, NULL, 0, NULL, 0, dl);
 	}
 	if (type != VFU_F_TYPE_COMMAND || h.cmd == VFU_CMD_DMA_READ ||
-	    h.cmd == VFU_CMD_DMA_WRITE || h.cmd >= VFU_CMD_MAX)
+	    h.cmd == VFU_CMD_DMA_WRITE || (h.cmd >= VFU_CMD_MAX && h.cmd != VFU_UDD_CMD_DMA_SYNC))
 		return -EPROTO; /* not a client's command */
 
 	if (h.cmd == VFU_CMD_VERSION) {

@@ -17,8 +17,11 @@
  *   at LEND_IOVA_BASE + k * LEND_SLOT_SIZE), advertised in the VERSION
  *   reply; a window outside it is refused (ERANGE, by the core). An
  *   exclusive borrower gets everything from LEND_IOVA_BASE to the end of
- *   the IOMMU's valid range that holds it. Windows without a mappable fd
- *   are refused (EINVAL): the device cannot DMA through messages.
+ *   the IOMMU's valid range that holds it. A window without a mappable fd
+ *   (a borrower through udd-gw) gets the lender's own memory instead,
+ *   synced with the borrower's by VFU_UDD_CMD_DMA_SYNC (sim_bounce.c);
+ *   without udd.dma_sync it is refused (EINVAL): the device cannot DMA
+ *   through messages.
  * - Interrupts: the borrower's eventfds go to VFIO_DEVICE_SET_IRQS, so the
  *   kernel signals the borrower directly. One vector belongs to one
  *   borrower at a time (another claim: EBUSY); VFIO enables one index at a
@@ -294,13 +297,16 @@ static int lend_set_irqs(struct req *r, const struct vfu_irq_set *s)
 static int lend_dma_map(struct sim_client *cl, struct sim_win *w)
 {
 	struct lend *l = L(cl->d);
-	if (!w->map)
-		return EINVAL; /* the device cannot DMA through messages */
+	int err = w->map ? 0 : sim_bounce_alloc(cl, w); /* sim_bounce.c */
+	if (err)
+		return err;
 	uint32_t prot = ((w->flags & VFU_DMA_F_READ) ? UDD_DMA_F_READ : 0) |
 			((w->flags & VFU_DMA_F_WRITE) ? UDD_DMA_F_WRITE : 0);
 	if (!prot)
 		return EINVAL;
-	int rc = l->be->dma_map(l->bdev, w->addr, w->size, -1, 0, w->map, prot);
+	int rc = l->be->dma_map(l->bdev, w->addr, w->size, -1, 0, w->map ? w->map : w->bounce, prot);
+	if (rc)
+		sim_bounce_free(cl, w);
 	if (rc)
 		sim_log("%s: client %llu: IOMMU map 0x%llx+0x%llx: %s", cl->d->name,
 			(unsigned long long)cl->id, (unsigned long long)w->addr,
@@ -311,12 +317,13 @@ static int lend_dma_map(struct sim_client *cl, struct sim_win *w)
 static void lend_dma_unmap(struct sim_client *cl, struct sim_win *w)
 {
 	struct lend *l = L(cl->d);
-	if (!w->map)
+	if (!w->map && !w->bounce)
 		return;
 	int rc = l->be->dma_unmap(l->bdev, w->addr, w->size);
 	if (rc)
 		sim_log("%s: client %llu: IOMMU unmap 0x%llx: %s", cl->d->name,
 			(unsigned long long)cl->id, (unsigned long long)w->addr, strerror(-rc));
+	sim_bounce_free(cl, w); /* the device no longer reaches it */
 }
 
 static int lend_reset(struct sim_client *cl)

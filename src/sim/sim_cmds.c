@@ -23,7 +23,7 @@ const char *const sim_borrow_names[3] = { "probe", "shared", "exclusive" };
 /* What a client proposed in VERSION. */
 struct hello {
 	int want;
-	bool twin, faults, udd;
+	bool twin, faults, udd, sync;
 	json_object *caps; /* the client's capabilities object (borrowed), or NULL */
 };
 
@@ -44,6 +44,8 @@ static int parse_udd_cap(json_object *o, struct hello *h)
 	}
 	if (json_object_object_get_ex(o, VFU_UDD_CAP_DMA_FAULTS, &s))
 		h->faults = json_object_get_boolean(s);
+	if (json_object_object_get_ex(o, VFU_UDD_CAP_DMA_SYNC, &s))
+		h->sync = json_object_get_boolean(s);
 	return 0;
 }
 
@@ -128,6 +130,8 @@ static json_object *version_reply(const struct sim_client *cl, const struct hell
 		if (h->faults)
 			json_object_object_add(u, VFU_UDD_CAP_DMA_FAULTS,
 					       json_object_new_boolean(1));
+		if (h->sync)
+			json_object_object_add(u, VFU_UDD_CAP_DMA_SYNC, json_object_new_boolean(1));
 		if (cl->has_iova) { /* the borrower's windows must lie in here */
 			json_object *io = json_object_new_object();
 			json_object_object_add(io, "start", json_object_new_uint64(cl->iova_lo));
@@ -164,6 +168,7 @@ int sim_cmd_version(struct req *r)
 		return sim_send_error(cl, r->hdr, err);
 	}
 	cl->dma_faults = h.faults;
+	cl->dma_sync = h.sync;
 	json_object *out = version_reply(cl, &h, twin);
 	const char *js = json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN);
 	struct vfu_version rv = { .major = VFU_PROTO_MAJOR,
@@ -340,6 +345,8 @@ int sim_dispatch(struct req *r)
 		return cmd_region_write(r);
 	case VFU_CMD_DEVICE_RESET:
 		return cmd_reset(r);
+	case VFU_UDD_CMD_DMA_SYNC:
+		return sim_cmd_dma_sync(r);
 	default:
 		return sim_send_error(r->cl, r->hdr, ENOSYS);
 	}

@@ -172,8 +172,7 @@ static int win_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* The window overlapping [addr, addr+size), or NULL. Caller holds dma_lock. */
-static struct sim_win *win_find(struct sim_client *c, uint64_t addr, uint64_t size)
+struct sim_win *sim_win_find(struct sim_client *c, uint64_t addr, uint64_t size)
 {
 	struct sim_win key = { .addr = addr, .size = size ? size : 1 };
 	struct sim_win **w = tfind(&key, &c->wins, win_cmp);
@@ -190,14 +189,15 @@ static int dma_xfer(struct sim_dev *d, uint64_t client_id, uint64_t iova, void *
 	bool via_msg = false;
 	uint32_t need = write ? VFU_DMA_F_WRITE : VFU_DMA_F_READ;
 	pthread_mutex_lock(&c->dma_lock);
-	struct sim_win *w = len ? win_find(c, iova, 1) : NULL;
+	struct sim_win *w = len ? sim_win_find(c, iova, 1) : NULL;
 	if (w && iova - w->addr <= w->size && len <= w->size - (iova - w->addr) &&
 	    (w->flags & need)) {
-		if (w->map) {
+		uint8_t *m = w->map ? w->map : w->bounce;
+		if (m) {
 			if (write)
-				memcpy(w->map + (iova - w->addr), buf, len);
+				memcpy(m + (iova - w->addr), buf, len);
 			else
-				memcpy(buf, w->map + (iova - w->addr), len);
+				memcpy(buf, m + (iova - w->addr), len);
 			rc = 0;
 		} else {
 			via_msg = true;
@@ -360,7 +360,7 @@ static int win_insert(struct sim_client *cl, const struct sim_win *w)
 	pthread_mutex_lock(&cl->dma_lock);
 	if (!nw)
 		err = ENOMEM;
-	else if (win_find(cl, w->addr, w->size))
+	else if (sim_win_find(cl, w->addr, w->size))
 		err = EEXIST;
 	else if (cl->nwins >= SIM_MAX_WINDOWS_PER_CLIENT)
 		err = ENOSPC;
@@ -384,7 +384,7 @@ static int win_insert(struct sim_client *cl, const struct sim_win *w)
 static int prov_map(struct sim_client *cl, uint64_t addr, uint64_t size)
 {
 	pthread_mutex_lock(&cl->dma_lock);
-	struct sim_win *w = win_find(cl, addr, size);
+	struct sim_win *w = sim_win_find(cl, addr, size);
 	pthread_mutex_unlock(&cl->dma_lock);
 	if (!w)
 		return EIO;
@@ -471,7 +471,7 @@ int sim_cmd_dma_unmap(struct req *r)
 		return sim_send_error(cl, r->hdr, EINVAL);
 	int err = ENOENT;
 	pthread_mutex_lock(&cl->dma_lock);
-	struct sim_win *w = u.size ? win_find(cl, u.addr, u.size) : NULL;
+	struct sim_win *w = u.size ? sim_win_find(cl, u.addr, u.size) : NULL;
 	if (w && w->addr == u.addr && w->size == u.size) {
 		tdelete(w, &cl->wins, win_cmp);
 		cl->nwins--;

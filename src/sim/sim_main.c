@@ -47,6 +47,8 @@ static const struct sim_model *model_find(const char *name)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: udd-sim [-v] [--daemon] [--idle-exit MS] [--pio-record FILE] [--no-udd-ext]\n"
+		   "               [--bounce-windows] (testing: simulated devices DMA into server copies of\n"
+		   "                descriptor-less windows, synced by udd.dma_sync, as lent devices do)\n"
 		   "               (--dir DIR [--lend-only] | --socket PATH --device edu|pio|be|nvme [...]\n"
 		   "                [--control PATH]) [--nvme-ns FILE[:SIZE]]... (after --device nvme, or with --dir)\n"
 		   "       udd-sim --dump-config edu|pio|be|nvme\n");
@@ -347,6 +349,8 @@ int main(int argc, char **argv)
 			daemonize = true;
 		} else if (!strcmp(a, "--no-udd-ext")) {
 			sim_no_udd_ext = true;
+		} else if (!strcmp(a, "--bounce-windows")) {
+			sim_bounce_windows = true;
 		} else if (!strcmp(a, "--lend-only")) {
 			lend_only = true;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {

@@ -188,6 +188,20 @@ static void model_destroy(struct sim_dev *d)
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* --bounce-windows: a descriptor-less window of a client that announced
+ * dma_sync gets a server copy (sim_bounce.c), as on a lent device. */
+static int model_dma_map(struct sim_client *cl, struct sim_win *w)
+{
+	if (!sim_bounce_windows || w->map || !cl->dma_sync)
+		return 0; /* mapped, or reached through DMA_READ/DMA_WRITE */
+	return sim_bounce_alloc(cl, w);
+}
+
+static void model_dma_unmap(struct sim_client *cl, struct sim_win *w)
+{
+	sim_bounce_free(cl, w);
+}
+
 const struct sim_provider sim_prov_model = {
 	.name = "sim",
 	.dev_flags = model_dev_flags,
@@ -196,6 +210,8 @@ const struct sim_provider sim_prov_model = {
 	.region_write = model_region_write,
 	.irq_info = model_irq_info,
 	.set_irqs = sim_model_set_irqs,
+	.dma_map = model_dma_map,
+	.dma_unmap = model_dma_unmap,
 	.reset = model_reset,
 	.power_on = model_power_on,
 	.destroy = model_destroy,

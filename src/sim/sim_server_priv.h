@@ -39,6 +39,9 @@
 /* Limits. */
 #define SIM_MAX_WINDOWS_PER_CLIENT 16384 /* advertised as max_dma_maps */
 #define SIM_MAX_CLIENTS_PER_DEV 64       /* further connections are closed */
+/* Server memory backing one client's descriptor-less windows (sim_bounce.c):
+ * a window beyond it is ENOSPC. */
+#define SIM_BOUNCE_MAX_PER_CLIENT (64ull << 20)
 
 enum { BORROW_NONE = -1, BORROW_PROBE = 0, BORROW_SHARED = 1, BORROW_EXCL = 2 };
 extern const char *const sim_borrow_names[3];
@@ -51,6 +54,11 @@ struct sim_win {
 	size_t map_len;
 	uint64_t map_client, map_dev, map_ino, map_off; /* the mapping's identity */
 	int map_prot;
+	/* No map: the server's own copy the device DMAs into (sim_bounce.c),
+	 * kept coherent with the client's memory by VFU_UDD_CMD_DMA_SYNC; NULL:
+	 * none. bounce_len: what to munmap (size rounded up to pages). */
+	uint8_t *bounce;
+	size_t bounce_len;
 };
 
 struct sim_client {
@@ -61,6 +69,8 @@ struct sim_client {
 	int twin; /* server end of the twin socket, or -1 */
 	int borrow;
 	bool dma_faults;
+	bool dma_sync;        /* both announced udd.dma_sync */
+	uint64_t bounce_bytes; /* in this client's bounce windows (its thread only) */
 	uint32_t max_xfer;    /* client's max_data_xfer_size */
 	uint32_t max_fds;     /* client's max_msg_fds (fds we may send it) */
 	int refs;             /* guarded by d->clients_lock */
@@ -206,6 +216,23 @@ int sim_cmd_dma_unmap(struct req *r);
 void sim_client_wins_free(struct sim_client *cl);
 /* Process-wide budget of mmapped windows (below vm.max_map_count). */
 void sim_dma_budget_init(void);
+
+/* The window overlapping [addr, addr+size), or NULL. Caller holds dma_lock. */
+struct sim_win *sim_win_find(struct sim_client *c, uint64_t addr, uint64_t size);
+
+/* ---- sim_bounce.c ------------------------------------------------------- */
+/* udd-sim --bounce-windows: the simulated devices, too, DMA into a server
+ * copy of a descriptor-less window (of a client that announced dma_sync)
+ * instead of DMA_READ/WRITE messages, as a lent real device must. Testing. */
+extern bool sim_bounce_windows;
+/* Back descriptor-less window @w of @cl with zeroed server memory (the
+ * client announced dma_sync, else EINVAL: nothing would keep it coherent).
+ * 0 or errno (ENOSPC: over SIM_BOUNCE_MAX_PER_CLIENT). Client's thread. */
+int sim_bounce_alloc(struct sim_client *cl, struct sim_win *w);
+/* Free it (after the device stopped reaching it); no-op without one. */
+void sim_bounce_free(struct sim_client *cl, struct sim_win *w);
+/* VFU_UDD_CMD_DMA_SYNC. */
+int sim_cmd_dma_sync(struct req *r);
 
 /* ---- sim_irq.c ---------------------------------------------------------- */
 int sim_cmd_irq_info(struct req *r);

@@ -14,6 +14,11 @@
 #                           (ldd) are copied to the same paths in OVERLAY
 #   OVERLAY/bin/lspci       Debian's lspci (dynamic: the same treatment)
 #   OVERLAY/bin/udd-sim     the build's udd-sim (the lender; dynamic, the same treatment)
+#   OVERLAY/bin/udd-gw      the build's udd-gw (dynamic, the same treatment)
+#   OVERLAY/bin/lend_tcp_sync  tests/vm/net/lend_tcp_sync.c against libudd.a, dynamic
+#                           (tcp:// needs GnuTLS, which has no static library here):
+#                           guest-sh/lend_tcp_sync.sh borrows the lent edu through
+#                           udd-gw with it
 #   OVERLAY/usr/share/misc/pci.ids
 #   OVERLAY/opt/udd/minix.img  a 1 MiB minix filesystem (util-linux mkfs.minix; the
 #                           guest's busybox has no mkfs) for the udd_bind test to mount
@@ -56,6 +61,12 @@ cp "$(command -v lspci)" "$OVL/bin/lspci"
 SIMBIN=${UDD_VM_SIM:-$(dirname "$LIBUDD")/sim/udd-sim}
 [ -x "$SIMBIN" ] || { echo "build-extras: no udd-sim at $SIMBIN (set UDD_VM_SIM)" >&2; exit 1; }
 cp "$SIMBIN" "$OVL/bin/udd-sim"
+GWBIN=${UDD_VM_GW:-$(dirname "$LIBUDD")/gateway/udd-gw}
+[ -x "$GWBIN" ] || { echo "build-extras: no udd-gw at $GWBIN (set UDD_VM_GW)" >&2; exit 1; }
+cp "$GWBIN" "$OVL/bin/udd-gw"
+# the TLS transport is referred to weakly by libudd.a: -u pulls it in
+"$CC" "${CF[@]}" -o "$OVL/bin/lend_tcp_sync" "$SRC/tests/vm/net/lend_tcp_sync.c" \
+    -Wl,-u,vfu_net_open "$LIBUDD" -ljson-c -lgnutls -lpthread
 cp /usr/share/misc/pci.ids "$OVL/usr/share/misc/pci.ids"
 mkdir -p "$OVL/opt/udd"
 rm -f "$OVL/opt/udd/minix.img"
@@ -63,7 +74,8 @@ truncate -s 1M "$OVL/opt/udd/minix.img"
 mkfs.minix "$OVL/opt/udd/minix.img" > /dev/null
 
 # shared libraries (and the dynamic loader) of the dynamic programs, same paths
-for exe in "$OVL/bin/udd" "$OVL/bin/lspci" "$OVL/bin/udd-sim"; do
+for exe in "$OVL/bin/udd" "$OVL/bin/lspci" "$OVL/bin/udd-sim" "$OVL/bin/udd-gw" \
+    "$OVL/bin/lend_tcp_sync"; do
     ldd "$exe" | grep -oE '/[^ ]+' | while read -r lib; do
         mkdir -p "$OVL$(dirname "$lib")"
         cp -L "$lib" "$OVL$lib"

@@ -577,13 +577,14 @@ static int vu_irq_mask(void *bdev, uint32_t index, uint32_t vec, bool mask)
 /* DMA                                                                       */
 /* ------------------------------------------------------------------------ */
 
-static int win_add(struct vfu_client *c, uint64_t iova, uint64_t size, void *vaddr, uint32_t prot)
+static int win_add(struct vfu_client *c, uint64_t iova, uint64_t size, void *vaddr, uint32_t prot,
+		   bool nofd)
 {
 	int rc = 0;
 	struct vfu_win *w = malloc(sizeof(*w));
 	if (!w)
 		return -ENOMEM;
-	*w = (struct vfu_win){ iova, size, vaddr, prot };
+	*w = (struct vfu_win){ iova, size, vaddr, prot, nofd };
 	pthread_mutex_lock(&c->dma_lock);
 	if (win_find(c, iova, size))
 		rc = -EEXIST;
@@ -627,10 +628,10 @@ static int vu_dma_map(void *bdev, uint64_t iova, uint64_t size, int fd, uint64_t
 	if (atomic_load(&c->broken))
 		return -ENODEV;
 	/* the window exists before the server hears of it: it may use it at once */
-	int rc = win_add(c, iova, size, vaddr, prot);
+	bool with_fd = fd >= 0 && c->srv_max_fds >= 1 && !c->net;
+	int rc = win_add(c, iova, size, vaddr, prot, !with_fd);
 	if (rc)
 		return rc;
-	bool with_fd = fd >= 0 && c->srv_max_fds >= 1 && !c->net;
 	struct vfu_dma_map m = {
 		.argsz = sizeof(m),
 		.flags = ((prot & UDD_DMA_F_READ) ? VFU_DMA_F_READ : 0) |
@@ -648,6 +649,70 @@ static int vu_dma_map(void *bdev, uint64_t iova, uint64_t size, int fd, uint64_t
 		return (int)n;
 	}
 	return 0;
+}
+
+/*
+ * udd_dma_sync for a window registered without a descriptor when the server
+ * announced udd.dma_sync: it may hold a copy the device DMAs into (a lent
+ * real device across hosts). FOR_DEVICE sends the bytes, FOR_CPU copies
+ * the reply's bytes in (none: the server holds no copy). Chunks of the
+ * server's max_data_xfer_size, each a request with the device's deadline.
+ * Every other window is reached directly or through DMA_READ/DMA_WRITE
+ * served from this memory: nothing to do.
+ */
+static int vu_dma_sync(void *bdev, uint64_t iova, uint64_t len, bool for_device)
+{
+	struct vfu_client *c = bdev;
+	if (!c || !len || iova + (len - 1) < iova)
+		return -EINVAL;
+	if (!c->srv_dma_sync)
+		return 0;
+	pthread_mutex_lock(&c->dma_lock);
+	struct vfu_win *w = win_find(c, iova, 1);
+	bool inside = w && iova - w->iova < w->size && len <= w->size - (iova - w->iova);
+	bool nofd = inside && w->nofd;
+	uint8_t *va = inside ? w->vaddr + (iova - w->iova) : NULL;
+	pthread_mutex_unlock(&c->dma_lock);
+	if (!inside)
+		return -EINVAL;
+	if (!nofd)
+		return 0;
+	if (atomic_load(&c->broken))
+		return -ENODEV;
+	uint64_t chunk = c->srv_max_xfer ? c->srv_max_xfer : VFU_DEFAULT_MAX_DATA_XFER;
+	if (chunk > VFU_DEFAULT_MAX_DATA_XFER)
+		chunk = VFU_DEFAULT_MAX_DATA_XFER;
+	int rc = 0;
+	for (uint64_t done = 0; done < len && !rc;) {
+		uint64_t n = len - done < chunk ? len - done : chunk;
+		struct vfu_udd_dma_sync s = {
+			.iova = iova + done,
+			.len = n,
+			.dir = for_device ? VFU_UDD_SYNC_FOR_DEVICE : VFU_UDD_SYNC_FOR_CPU,
+		};
+		pthread_mutex_lock(&c->lock);
+		long r = xact(c, VFU_UDD_CMD_DMA_SYNC, &s, sizeof(s), for_device ? va + done : NULL,
+			      for_device ? (size_t)n : 0, NULL, 0, c->timeout_ms, NULL, NULL);
+		if (r >= 0) {
+			struct vfu_udd_dma_sync e;
+			if ((size_t)r < sizeof(e)) {
+				rc = violation(c, "short DMA_SYNC reply");
+			} else {
+				memcpy(&e, c->rx + sizeof(struct vfu_hdr), sizeof(e));
+				if (e.iova != s.iova || e.dir != s.dir ||
+				    (e.len != 0 && (for_device || e.len != n)) ||
+				    (size_t)r != sizeof(e) + e.len)
+					rc = violation(c, "DMA_SYNC reply does not match the request");
+				else if (e.len)
+					memcpy(va + done, c->rx + sizeof(struct vfu_hdr) + sizeof(e), n);
+			}
+		} else {
+			rc = (int)r;
+		}
+		pthread_mutex_unlock(&c->lock);
+		done += n;
+	}
+	return rc;
 }
 
 static int vu_dma_unmap(void *bdev, uint64_t iova, uint64_t size)
@@ -778,6 +843,7 @@ const struct udd_backend_ops udd_vfio_user_backend = {
 	.irq_mask = vu_irq_mask,
 	.dma_map = vu_dma_map,
 	.dma_unmap = vu_dma_unmap,
+	.dma_sync = vu_dma_sync,
 	.reset = vu_reset,
 	.check = vu_check,
 	.iova_ranges = vu_iova_ranges,

@@ -63,6 +63,7 @@ static struct json_object *build_caps(const struct vfu_client *c)
 	    json_object_object_add(udd, VFU_UDD_CAP_BORROW,
 				   json_object_new_string(mode_names[c->mode])) ||
 	    json_object_object_add(udd, VFU_UDD_CAP_DMA_FAULTS, json_object_new_boolean(1)) ||
+	    json_object_object_add(udd, VFU_UDD_CAP_DMA_SYNC, json_object_new_boolean(1)) ||
 	    (c->net && json_object_object_add(udd, VFU_UDD_CAP_IRQ_MSGS,
 					      json_object_new_boolean(1))) ||
 	    json_object_object_add(caps, "max_msg_fds",
@@ -165,6 +166,8 @@ static int parse_caps(struct vfu_client *c, struct json_object *caps, int *fds, 
 		}
 		if (cap_bool(o, VFU_UDD_CAP_DMA_FAULTS, &c->srv_dma_faults) < 0)
 			return violation(c, "bad udd.dma_faults");
+		if (cap_bool(o, VFU_UDD_CAP_DMA_SYNC, &c->srv_dma_sync) < 0)
+			return violation(c, "bad udd.dma_sync");
 		bool im = false;
 		if (cap_bool(o, VFU_UDD_CAP_IRQ_MSGS, &im) < 0)
 			return violation(c, "bad udd.irq_msgs");

@@ -56,6 +56,7 @@ struct vfu_win {
 	uint64_t iova, size;
 	uint8_t *vaddr;
 	uint32_t prot; /* UDD_DMA_F_READ | UDD_DMA_F_WRITE */
+	bool nofd;     /* registered without a descriptor: the server may copy it */
 };
 
 struct vfu_region_cache {
@@ -85,6 +86,7 @@ struct vfu_client {
 	uint64_t srv_max_dma_maps;
 	bool enforces_borrow;
 	bool srv_dma_faults;
+	bool srv_dma_sync;      /* udd.dma_sync echoed: sync descriptor-less windows */
 	bool twin;
 	/* udd.iova_range from the server (a lender): windows must lie inside */
 	bool srv_iova;

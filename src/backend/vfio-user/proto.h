@@ -114,6 +114,34 @@ struct vfu_udd_irq {
 };
 _Static_assert(sizeof(struct vfu_udd_irq) == 12, "irq notice");
 
+/* Also in "udd": "dma_sync": true — explicit DMA coherence for windows the
+ * client registered without a descriptor (TCP). A server that echoes it
+ * may back such a window with memory of its own (a lender: the real device
+ * cannot reach the client's memory, so it DMAs into the server's copy) and
+ * then keeps the copy and the client's memory coherent only when told, by
+ * VFU_UDD_CMD_DMA_SYNC (client to server, ddi_dma_sync's model):
+ *   FOR_DEVICE: request = struct vfu_udd_dma_sync + len bytes (the client's
+ *               memory at iova), which the server stores into its copy;
+ *               reply = the struct with len 0.
+ *   FOR_CPU:    request = the struct; reply = the struct + len bytes (the
+ *               server's copy), or the struct with len 0 when the server
+ *               holds no copy (the client's memory is the window's).
+ * [iova, iova+len) lies in one window; 0 < len <= the receiver's
+ * max_data_xfer_size (the client chunks). A window without a copy of the
+ * server's needs nothing: the server answers at once. Only used when both
+ * sides announce it; a lender refuses descriptor-less windows without it. */
+#define VFU_UDD_CAP_DMA_SYNC "dma_sync"
+#define VFU_UDD_CMD_DMA_SYNC 0x7f03
+#define VFU_UDD_SYNC_FOR_DEVICE 1u
+#define VFU_UDD_SYNC_FOR_CPU 2u
+struct vfu_udd_dma_sync {
+	uint64_t iova;
+	uint64_t len; /* request: the range; reply: bytes following (0 or the range) */
+	uint32_t dir; /* VFU_UDD_SYNC_FOR_* */
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct vfu_udd_dma_sync) == 24, "dma sync");
+
 /* VFIO_USER_DMA_MAP (spec: 32 bytes). */
 struct vfu_dma_map {
 	uint32_t argsz;
