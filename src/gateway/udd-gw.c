@@ -107,16 +107,7 @@ static uint32_t cluster_fdid(const char *path)
 
 static bool name_ok(const char *n)
 {
-	size_t l = strlen(n);
-	if (l == 0 || l > 100 || n[0] == '.')
-		return false;
-	for (size_t i = 0; i < l; i++) {
-		char c = n[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_' || c == '.'))
-			return false;
-	}
-	return strcmp(n, "control") != 0;
+	return vfu_net_name_ok(n) && strcmp(n, "control") != 0;
 }
 
 /* ---- one borrower --------------------------------------------------------- */

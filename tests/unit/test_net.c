@@ -37,6 +37,10 @@ static void test_parse(void)
 	CHECK_EQ(vfu_net_parse("tcp://[fe80::1]:99/x", h, sizeof(h), p, sizeof(p), d, sizeof(d)), 0);
 	CHECK(!strcmp(h, "fe80::1") && !strcmp(p, "99"));
 	CHECK_EQ(vfu_net_parse("tcp://host:77", h, sizeof(h), p, sizeof(p), NULL, 0), 0);
+	/* a lent device is named by its PCI address */
+	CHECK_EQ(vfu_net_parse("tcp://h:1/0000:00:01.0", h, sizeof(h), p, sizeof(p), d, sizeof(d)), 0);
+	CHECK(!strcmp(h, "h") && !strcmp(p, "1") && !strcmp(d, "0000:00:01.0"));
+	CHECK(vfu_net_name_ok("0000:00:01.0") && !vfu_net_name_ok(".x") && !vfu_net_name_ok("a/b"));
 	/* refused: no host, bad port, a path out of the pool, no device where one is needed */
 	CHECK_EQ(vfu_net_parse("tcp://:1/edu", h, sizeof(h), p, sizeof(p), d, sizeof(d)), -EINVAL);
 	CHECK_EQ(vfu_net_parse("tcp://h:12x/edu", h, sizeof(h), p, sizeof(p), d, sizeof(d)), -EINVAL);

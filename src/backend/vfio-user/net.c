@@ -50,6 +50,20 @@ static int copy_part(char *dst, size_t cap, const char *s, size_t n)
 	return 0;
 }
 
+bool vfu_net_name_ok(const char *n)
+{
+	size_t l = strlen(n);
+	if (l == 0 || l > 100 || n[0] == '.')
+		return false;
+	for (size_t i = 0; i < l; i++) {
+		char c = n[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.' || c == ':'))
+			return false;
+	}
+	return true;
+}
+
 int vfu_net_parse(const char *loc, char *host, size_t hcap, char *port, size_t pcap, char *dev,
 		  size_t dcap)
 {
@@ -96,13 +110,7 @@ int vfu_net_parse(const char *loc, char *host, size_t hcap, char *port, size_t p
 		size_t n = strlen(d);
 		if (!dev || n == 0)
 			return -EINVAL;
-		for (size_t i = 0; i < n; i++) {
-			char c = d[i];
-			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			      c == '-' || c == '_' || c == '.'))
-				return -EINVAL;
-		}
-		if (d[0] == '.')
+		if (!vfu_net_name_ok(d))
 			return -EINVAL;
 		return copy_part(dev, dcap, d, n);
 	}

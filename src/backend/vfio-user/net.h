@@ -46,6 +46,12 @@ struct vfu_net_key {
 /* True if @loc is a tcp:// location. */
 bool vfu_net_is_tcp(const char *loc);
 
+/* A device name that may stand after tcp://HOST:PORT/ and in a gateway's
+ * "open NAME": letters, digits, '-', '_', '.', ':' (a lent device is named
+ * by its PCI address, 0000:00:01.0), 1 to 100 of them, no leading '.' (so
+ * no "..", no hidden files, and no '/': never a path out of the pool). */
+bool vfu_net_name_ok(const char *n);
+
 /*
  * Split `tcp://HOST[:PORT][/DEVICE]` (HOST may be [v6]). @dev may be NULL
  * (then a device part is refused). -EINVAL when malformed.
