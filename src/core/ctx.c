@@ -5,6 +5,7 @@
  * context on the host starts it; every context holds a connection to its
  * control socket as a lease; it exits by itself when no lease is left.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -55,11 +56,35 @@ static char *default_runtime_dir(void)
 	return strdup(buf);
 }
 
+/* The udd-sim installed with this library, wherever PREFIX is: beside the
+ * file that holds this code (libudd.so in LIBDIR, or a program linked
+ * statically, in BINDIR), at the relative path the build computed. NULL if
+ * there is none. */
+static char *sim_beside_me(void)
+{
+	Dl_info di;
+	if (!dladdr((void *)default_runtime_dir, &di) || !di.dli_fname || !strchr(di.dli_fname, '/'))
+		return NULL;
+	const char *slash = strrchr(di.dli_fname, '/');
+	static const char *const rel[] = { UDD_SIM_REL_LIB, UDD_SIM_REL_BIN };
+	for (size_t i = 0; i < 2; i++) {
+		char buf[4096];
+		int n = snprintf(buf, sizeof(buf), "%.*s/%s", (int)(slash - di.dli_fname),
+				 di.dli_fname, rel[i]);
+		if (n > 0 && (size_t)n < sizeof(buf) && access(buf, X_OK) == 0)
+			return strdup(buf);
+	}
+	return NULL;
+}
+
 static char *default_sim_path(void)
 {
 	const char *e = getenv("UDD_SIM");
 	if (e && *e)
 		return strdup(e);
+	char *beside = sim_beside_me();
+	if (beside)
+		return beside;
 	if (access(UDD_SIM_BUILD_PATH, X_OK) == 0)
 		return strdup(UDD_SIM_BUILD_PATH);
 	return strdup(UDD_SIM_INSTALL_PATH);

@@ -35,4 +35,19 @@ mk PREFIX="$tmp/a"
 for f in include/udd/udd.h bin/udd; do [ -e "$tmp/a/$f" ] || { echo "FAIL: $tmp/a/$f not installed"; exit 1; }; done
 ls "$tmp/a"/lib*/libudd.so "$tmp/a"/lib*/libsisci.so "$tmp/a"/lib*/libudd_ddi.so >/dev/null
 check_pc "$tmp/a" "$tmp/a"
-echo "make install PREFIX=$tmp/a: installed there (not in $configured), udd.pc names it"
+# the installed library finds the udd-sim installed with it (not the build's,
+# not the configured prefix's): its embedded pool works from PREFIX alone
+rt=$(mktemp -d)
+libdir=$(dirname "$(ls "$tmp/a"/lib*/libudd.so | head -1)")
+out=$(env -u UDD_SIM LD_LIBRARY_PATH="$libdir" UDD_RUNTIME_DIR="$rt" UDD_NO_VFIO=1 "$tmp/a/bin/udd" list 2>&1) ||
+	{ echo "FAIL: installed udd list: $out"; rm -rf "$rt"; exit 1; }
+grep -q "1234:11e8" <<<"$out" || { echo "FAIL: installed udd list shows no edu: $out"; rm -rf "$rt"; exit 1; }
+simpid=$(pgrep -f "udd-sim.*$rt" | head -1)
+exe=$([ -n "$simpid" ] && readlink "/proc/$simpid/exe")
+[ -n "$simpid" ] && kill "$simpid" 2>/dev/null
+rm -rf "$rt"
+case $exe in
+"$tmp/a/"*) ;;
+*) echo "FAIL: the installed library started '$exe', not the udd-sim under $tmp/a"; exit 1 ;;
+esac
+echo "make install PREFIX=$tmp/a: installed there (not in $configured), udd.pc names it, its library starts its own udd-sim"
