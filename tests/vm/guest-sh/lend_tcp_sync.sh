@@ -16,8 +16,10 @@ ip link set lo up || { echo "lend_tcp_sync: no loopback"; exit 1; }
 sock=
 for s in "$D"/sim/*.sock; do [ -S "$s" ] && [ "$s" != "$D/sim/control.sock" ] && { sock=$s; break; }; done
 [ -n "$sock" ] || { echo "lend_tcp_sync: no lent socket in $D/sim"; ls -l "$D/sim"; exit 1; }
-# the lent socket is named by its BDF, whose colons neither a tcp:// location nor
-# udd-gw's names allow: the gateway lends it as "edu" from a directory of its own
+# the lent socket is named by its BDF: udd-gw and the tcp:// parser take that name now
+# (vfu_net_name_ok), but $UDD_SOCKETS / opts.sockets is a colon-separated list in
+# which a device part ends at its first colon, so the gateway lends it as "edu" from a
+# directory of its own
 mkdir -p "$D/gw" && chmod 700 "$D/gw"
 ln -sf "$sock" "$D/gw/edu.sock"
 name=edu
