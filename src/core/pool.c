@@ -151,14 +151,22 @@ static int scan_list(struct udd_ctx *ctx, struct udd_loc_list *l, const char *co
 		return -ENOMEM;
 	int rc = 0;
 	for (char *t = copy; t && !rc;) {
-		/* a tcp://HOST:PORT/DEVICE location has colons of its own: it
-		 * ends at the first colon after its device part */
-		char *from = t;
+		/* a tcp://HOST:PORT/DEVICE location has colons of its own, and
+		 * so may its device part (a lent device is named by its PCI
+		 * address, 0000:00:01.0): it ends at the first colon after the
+		 * device part that starts another location — a path ('/') or
+		 * another tcp:// one */
+		char *from = t, *sep;
 		if (!dirs && vfu_net_is_tcp(t)) {
 			char *slash = strchr(t + strlen(VFU_NET_SCHEME), '/');
 			from = slash ? slash : t + strlen(t);
+			sep = from;
+			while ((sep = strchr(sep, ':')) != NULL && sep[1] != '/' &&
+			       !vfu_net_is_tcp(sep + 1))
+				sep++;
+		} else {
+			sep = strchr(from, ':');
 		}
-		char *sep = strchr(from, ':');
 		if (sep)
 			*sep = '\0';
 		if (*t)

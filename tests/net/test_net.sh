@@ -96,6 +96,15 @@ fi
 expect 0 "MSI through the gateway (VFU_UDD_CMD_IRQ -> eventfd)" in2 "$PEER" irq "$R2"
 expect 0 "MSI-X: be's 4 vectors, each on its own eventfd" in2 "$PEER" msix tcp://10.77.1.1:7787/be
 expect 0 "posted BAR writes: 3 bursts of 1000, each read back after its burst" in2 "$PEER" posted tcp://10.77.1.1:7787/be
+# a device named like a lent one (its PCI address, with colons) over TCP, alone and in a list
+ln -s edu.sock "$T/rt/sim/0000:00:09.0.sock"
+expect 0 "a device named 0000:00:09.0 borrowed over TCP" in2 "$PEER" borrow tcp://10.77.1.1:7787/0000:00:09.0
+n=$(in2 env UDD_NO_EMBEDDED=1 UDD_NO_VFIO=1 \
+	UDD_SOCKETS="tcp://10.77.1.1:7787/0000:00:09.0:tcp://10.77.1.1:7787/be:/nonexistent.sock" \
+	"$B/tools/udd" list 2>/dev/null | grep -c "tcp://")
+[ "$n" = 2 ] && ok "a socket list with a colon-named tcp:// device: both devices listed" ||
+	bad "a socket list with a colon-named tcp:// device listed $n devices, not 2"
+rm -f "$T/rt/sim/0000:00:09.0.sock"
 
 # ---- 4. a borrower's host vanishes (no FIN) --------------------------------------
 ip netns exec "$B1" env UDD_CLUSTER_KEY="$T/key" "$PEER" hold "$R1" 120 >"$T/hold2" 2>&1 &

@@ -16,15 +16,11 @@ ip link set lo up || { echo "lend_tcp_sync: no loopback"; exit 1; }
 sock=
 for s in "$D"/sim/*.sock; do [ -S "$s" ] && [ "$s" != "$D/sim/control.sock" ] && { sock=$s; break; }; done
 [ -n "$sock" ] || { echo "lend_tcp_sync: no lent socket in $D/sim"; ls -l "$D/sim"; exit 1; }
-# the lent socket is named by its BDF: udd-gw and the tcp:// parser take that name now
-# (vfu_net_name_ok), but $UDD_SOCKETS / opts.sockets is a colon-separated list in
-# which a device part ends at its first colon, so the gateway lends it as "edu" from a
-# directory of its own
-mkdir -p "$D/gw" && chmod 700 "$D/gw"
-ln -sf "$sock" "$D/gw/edu.sock"
-name=edu
+# the lent socket is named by its BDF (0000:00:01.0.sock): the gateway serves the
+# lender's pool directory as it is, and the borrower names the device by its BDF
+name=$(basename "$sock" .sock)
 # --daemon returns once it listens
-/bin/udd-gw -v --daemon --listen 127.0.0.1:7790 --pool "$D/gw" --key "$D/key" --node 1 \
+/bin/udd-gw -v --daemon --listen 127.0.0.1:7790 --pool "$D/sim" --key "$D/key" --node 1 \
     2>>/tmp/lend-tcp-gw.log || { echo "lend_tcp_sync: udd-gw"; cat /tmp/lend-tcp-gw.log; exit 1; }
 UDD_CLUSTER_KEY=$D/key UDD_NO_CLUSTER=1 UDD_RUNTIME_DIR=/tmp/lend-tcp-client \
     /bin/lend_tcp_sync "tcp://127.0.0.1:7790/$name"
