@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -226,6 +227,7 @@ static __attribute__((unused)) pid_t raw_start_sim(const char *extra)
 	pid_t pid = fork();
 	REQUIRE(pid >= 0);
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM); /* no orphan after a failed REQUIRE */
 		const char *v = getenv("UDD_SIM_VERBOSE") ? "-v" : NULL;
 		execl(sim, sim, "--socket", p_edu, "--device", "edu", "--socket", p_pio, "--device",
 		      "pio", "--socket", p_be, "--device", "be", "--control", p_ctl,

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -100,12 +101,22 @@ static inline pid_t simenv_spawn(const char *sock, const char *model)
 	unlink(sock);
 	pid_t pid = fork();
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM); /* no orphan holding ctest's pipe */
 		execl(sim, "udd-sim", "--socket", sock, "--device", model, (char *)NULL);
 		_exit(127);
 	}
+	/* ready when it accepts (the socket file appears at bind(), before listen()) */
 	for (int i = 0; i < 500; i++) {
-		struct stat st;
-		if (stat(sock, &st) == 0)
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		size_t l = strlen(sock);
+		if (l >= sizeof(sa.sun_path))
+			break; /* test sockets live in short /tmp directories */
+		memcpy(sa.sun_path, sock, l + 1);
+		int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int up = s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+		if (s >= 0)
+			close(s);
+		if (up)
 			return pid;
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		nanosleep(&ts, NULL);

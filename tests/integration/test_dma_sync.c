@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <sys/wait.h>
 
+#include <sys/prctl.h>
+
 #include "simenv.h"
 #include "testlib.h"
 #include "sim_devices.h"
@@ -31,6 +33,7 @@ static pid_t spawn(const char *sock, bool bounce)
 	unlink(sock);
 	pid_t pid = fork();
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM); /* no orphan after a failed REQUIRE */
 		if (bounce)
 			execl(sim, "udd-sim", "--bounce-windows", "--socket", sock, "--device", "edu",
 			      (char *)NULL);
@@ -38,9 +41,16 @@ static pid_t spawn(const char *sock, bool bounce)
 			execl(sim, "udd-sim", "--socket", sock, "--device", "edu", (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 500; i++) {
-		struct stat st;
-		if (stat(sock, &st) == 0)
+	for (int i = 0; i < 500; i++) { /* ready when it accepts, not at bind() */
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		size_t l = strlen(sock);
+		int s = l < sizeof(sa.sun_path) ? socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0) : -1;
+		if (s >= 0)
+			memcpy(sa.sun_path, sock, l + 1);
+		int up = s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+		if (s >= 0)
+			close(s);
+		if (up)
 			return pid;
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		nanosleep(&ts, NULL);

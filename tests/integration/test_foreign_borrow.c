@@ -7,8 +7,11 @@
  * killed holder releasing its borrow at once.
  */
 #include <fcntl.h>
+#include <stdbool.h>
+#include <sys/prctl.h>
 
 #include "simenv.h"
+#include "sockpath.h"
 #include "testlib.h"
 #include "sim_devices.h"
 
@@ -98,13 +101,24 @@ int main(int argc, char **argv)
 	pid_t srv = fork();
 	REQUIRE(srv >= 0);
 	if (srv == 0) {
+		/* dies with the test: a failed REQUIRE must not leave it holding
+		 * ctest's output pipe (which made ctest wait to its timeout) */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		execl(sim, "udd-sim", "--no-udd-ext", "--socket", sock, "--device", "edu", (char *)NULL);
 		_exit(127);
 	}
-	struct stat st;
-	for (int i = 0; i < 500 && stat(sock, &st) != 0; i++)
-		usleep(10000);
-	REQUIRE(stat(sock, &st) == 0);
+	/* ready when it accepts a connection (the socket file exists from bind(),
+	 * a moment before listen()) */
+	bool up = false;
+	for (int i = 0; i < 500 && !up; i++) {
+		int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		up = s >= 0 && vfu_unix_connect(s, sock) == 0;
+		if (s >= 0)
+			close(s);
+		if (!up)
+			usleep(10000);
+	}
+	REQUIRE(up);
 
 	udd_ctx_t *ctx = open_ctx();
 	udd_ctx_set_log(ctx, logcb, NULL, UDD_LOG_DEBUG);
