@@ -332,35 +332,42 @@ int nvme_sync(struct nvme_ioq *q, struct nvme_sqe *cmd, const struct nvme_buf *b
 	}
 }
 
-/* 6.9 Read / 6.15 Write: SLBA in CDW10/11, NLB (0's based) in CDW12 15:00 */
-int nvme_submit_rw(struct nvme_ioq *q, uint8_t opc, uint32_t nsid, uint64_t slba, uint32_t nlb,
-		   const struct nvme_buf *buf, size_t off, void *tag)
+/* 6.9 Read / 6.15 Write: SLBA in CDW10/11, NLB (0's based) in CDW12 15:00.
+ * Builds @cmd; *len gets the data length (0 for commands without data, for
+ * which *buf is cleared). 0 or -EINVAL. */
+static int rw_cmd(struct nvme_ioq *q, uint8_t opc, uint32_t nsid, uint64_t slba, uint32_t nlb,
+		  struct nvme_sqe *cmd, const struct nvme_buf **buf, size_t *len)
 {
 	if (!nlb || nlb > 65536)
 		return -EINVAL;
-	struct nvme_sqe cmd = { .opc = opc, .nsid = nsid };
-	cmd.cdw10 = (uint32_t)slba;
-	cmd.cdw11 = (uint32_t)(slba >> 32);
-	cmd.cdw12 = nlb - 1;
-	size_t len = (size_t)nlb * q->c->lba_size;
-	if (opc != NVME_CMD_READ && opc != NVME_CMD_WRITE)
-		buf = NULL, len = 0;
-	return nvme_submit(q, &cmd, buf, off, len, tag);
+	*cmd = (struct nvme_sqe){ .opc = opc, .nsid = nsid };
+	cmd->cdw10 = (uint32_t)slba;
+	cmd->cdw11 = (uint32_t)(slba >> 32);
+	cmd->cdw12 = nlb - 1;
+	*len = (size_t)nlb * q->c->lba_size;
+	if (opc != NVME_CMD_READ && opc != NVME_CMD_WRITE) {
+		*buf = NULL;
+		*len = 0;
+	}
+	return 0;
+}
+
+int nvme_submit_rw(struct nvme_ioq *q, uint8_t opc, uint32_t nsid, uint64_t slba, uint32_t nlb,
+		   const struct nvme_buf *buf, size_t off, void *tag)
+{
+	struct nvme_sqe cmd;
+	size_t len;
+	int rc = rw_cmd(q, opc, nsid, slba, nlb, &cmd, &buf, &len);
+	return rc ? rc : nvme_submit(q, &cmd, buf, off, len, tag);
 }
 
 int nvme_rw_sync(struct nvme_ioq *q, uint8_t opc, uint32_t nsid, uint64_t slba, uint32_t nlb,
 		 const struct nvme_buf *buf, size_t off)
 {
-	if (!nlb || nlb > 65536)
-		return -EINVAL;
-	struct nvme_sqe cmd = { .opc = opc, .nsid = nsid };
-	cmd.cdw10 = (uint32_t)slba;
-	cmd.cdw11 = (uint32_t)(slba >> 32);
-	cmd.cdw12 = nlb - 1;
-	size_t len = (size_t)nlb * q->c->lba_size;
-	if (opc != NVME_CMD_READ && opc != NVME_CMD_WRITE)
-		buf = NULL, len = 0;
-	return nvme_sync(q, &cmd, buf, off, len, NULL);
+	struct nvme_sqe cmd;
+	size_t len;
+	int rc = rw_cmd(q, opc, nsid, slba, nlb, &cmd, &buf, &len);
+	return rc ? rc : nvme_sync(q, &cmd, buf, off, len, NULL);
 }
 
 /* ---- admin commands (5) ------------------------------------------------------- */

@@ -250,7 +250,7 @@ static int vu_region_info(void *bdev, uint32_t index, struct udd_be_region *out)
 			break;
 		}
 		uint32_t need = 0;
-		rc = parse_region(c, index, c->rx + sizeof(struct vfu_hdr), (size_t)n, argsz, fds,
+		rc = parse_region(c, index, c->reply + sizeof(struct vfu_hdr), (size_t)n, argsz, fds,
 				  nf, &r, &need);
 		if (rc == 1) {
 			if (attempt == 0 && need <= VFU_CLIENT_MAX_REGION_INFO) {
@@ -294,7 +294,7 @@ static bool write_posted(struct vfu_client *c, uint32_t index)
 				c->timeout_ms, NULL, NULL);
 		uint32_t bar = 1; /* unknown: treat as I/O (non-posted) */
 		if (got == (long)(sizeof(a) + 4))
-			memcpy(&bar, c->rx + sizeof(struct vfu_hdr) + sizeof(a), 4);
+			memcpy(&bar, c->reply + sizeof(struct vfu_hdr) + sizeof(a), 4);
 		rc->posted = (bar & 1) ? -1 : 1;
 	}
 	return rc->posted > 0;
@@ -351,7 +351,7 @@ static int region_rw(struct vfu_client *c, uint32_t index, uint64_t off, uint8_t
 			rc = (int)got;
 			break;
 		}
-		const uint8_t *pl = c->rx + sizeof(struct vfu_hdr);
+		const uint8_t *pl = c->reply + sizeof(struct vfu_hdr);
 		struct vfu_region_access e;
 		if ((size_t)got != want) {
 			rc = violation(c, "region access reply of the wrong size");
@@ -401,7 +401,7 @@ static int vu_irq_info(void *bdev, uint32_t index, uint32_t *count, uint32_t *fl
 	} else if ((size_t)n < sizeof(ii)) {
 		rc = violation(c, "short IRQ info reply");
 	} else {
-		memcpy(&ii, c->rx + sizeof(struct vfu_hdr), sizeof(ii));
+		memcpy(&ii, c->reply + sizeof(struct vfu_hdr), sizeof(ii));
 		if (ii.index != index || ii.count > VFU_CLIENT_MAX_IRQ_VECS) {
 			rc = violation(c, "IRQ info reply: bad index or count");
 		} else {
@@ -698,13 +698,13 @@ static int vu_dma_sync(void *bdev, uint64_t iova, uint64_t len, bool for_device)
 			if ((size_t)r < sizeof(e)) {
 				rc = violation(c, "short DMA_SYNC reply");
 			} else {
-				memcpy(&e, c->rx + sizeof(struct vfu_hdr), sizeof(e));
+				memcpy(&e, c->reply + sizeof(struct vfu_hdr), sizeof(e));
 				if (e.iova != s.iova || e.dir != s.dir ||
 				    (e.len != 0 && (for_device || e.len != n)) ||
 				    (size_t)r != sizeof(e) + e.len)
 					rc = violation(c, "DMA_SYNC reply does not match the request");
 				else if (e.len)
-					memcpy(va + done, c->rx + sizeof(struct vfu_hdr) + sizeof(e), n);
+					memcpy(va + done, c->reply + sizeof(struct vfu_hdr) + sizeof(e), n);
 			}
 		} else {
 			rc = (int)r;
@@ -735,7 +735,7 @@ static int vu_dma_unmap(void *bdev, uint64_t iova, uint64_t size)
 		if ((size_t)n < sizeof(e)) {
 			rc = violation(c, "short DMA_UNMAP reply");
 		} else {
-			memcpy(&e, c->rx + sizeof(struct vfu_hdr), sizeof(e));
+			memcpy(&e, c->reply + sizeof(struct vfu_hdr), sizeof(e));
 			if (e.addr != iova || e.size != size)
 				rc = violation(c, "DMA_UNMAP reply does not echo the request");
 		}

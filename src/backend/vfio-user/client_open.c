@@ -290,7 +290,7 @@ static int handshake(struct vfu_client *c)
 	pthread_mutex_lock(&c->lock);
 	long n = xact(c, VFU_CMD_VERSION, &v, sizeof(v), js, strlen(js) + 1, NULL, 0,
 		      c->timeout_ms, fds, &nf);
-	int rc = n < 0 ? (int)n : parse_version(c, c->rx + sizeof(struct vfu_hdr), (size_t)n, fds, nf);
+	int rc = n < 0 ? (int)n : parse_version(c, c->reply + sizeof(struct vfu_hdr), (size_t)n, fds, nf);
 	pthread_mutex_unlock(&c->lock);
 	json_object_put(root);
 	if (rc == -EBUSY)
@@ -311,7 +311,7 @@ static int get_devinfo(struct vfu_client *c)
 	} else if ((size_t)n < sizeof(di)) {
 		rc = violation(c, "short DEVICE_GET_INFO reply");
 	} else {
-		memcpy(&di, c->rx + sizeof(struct vfu_hdr), sizeof(di));
+		memcpy(&di, c->reply + sizeof(struct vfu_hdr), sizeof(di));
 		if (di.num_irqs > VFU_CLIENT_MAX_IRQ_TYPES) {
 			rc = violation(c, "absurd num_irqs");
 		} else {

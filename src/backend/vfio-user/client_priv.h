@@ -77,6 +77,7 @@ struct vfu_client {
 	uint16_t next_id;
 	uint8_t *rx;            /* VFU_MAX_MSG_SIZE bytes */
 	struct vfu_reader rd;   /* reads c->sock ahead (UNIX path); under lock */
+	const uint8_t *reply;   /* the last reply (c->rx, or in rd's buffer); under lock */
 	atomic_bool broken;
 	atomic_bool closing;
 

@@ -400,6 +400,7 @@ static long xact_net(struct vfu_client *c, uint16_t cmd, const void *p1, size_t 
 		return violation(c, "reply does not match the request");
 	if (r.flags & VFU_F_ERROR)
 		return peer_err(r.error);
+	c->reply = c->rx;
 	return n - (long)sizeof(r);
 }
 
@@ -439,7 +440,8 @@ VFU_CLIENT_INTERNAL void *svc_thread(void *arg)
 
 /*
  * Send a request and wait for its reply. Caller holds c->lock.
- * Returns the reply payload length (payload at c->rx + 16), or a negative
+ * Returns the reply payload length (payload at c->reply + 16, valid until
+ * the next request), or a negative
  * errno. Descriptors that come with the reply go to @rfds (capacity *@nrfds
  * in, count out); more than that is a protocol violation.
  */
@@ -456,7 +458,7 @@ VFU_CLIENT_INTERNAL long xact(struct vfu_client *c, uint16_t cmd, const void *p1
 	 * recvmsg: two system calls fewer per round trip (bench_transport).
 	 * @timeout_ms bounds the whole call, not each receive: server commands
 	 * interleaved with the reply (DMA_READ/WRITE) are served only until the
-	 * deadline, so a flood of them cannot hold the call (vfu_msg_recv_until
+	 * deadline, so a flood of them cannot hold the call (vfu_reader_next_until
 	 * shortens SO_RCVTIMEO as the deadline comes near). */
 	if (timeout_ms <= 0)
 		return -EINVAL;
@@ -484,8 +486,6 @@ VFU_CLIENT_INTERNAL long xact(struct vfu_client *c, uint16_t cmd, const void *p1
 		const uint8_t *m = NULL;
 		long n = vfu_reader_next_until(&c->rd, c->sock, &m, tfds, &nf, deadline,
 					       &c->rcv_timeo_ms);
-		if (n > 0)
-			memcpy(c->rx, m, (size_t)n); /* callers read the reply at c->rx */
 		if (n <= 0) {
 			if (n == -EPROTO)
 				udd_logf(c->log, UDD_LOG_ERR,
@@ -496,14 +496,16 @@ VFU_CLIENT_INTERNAL long xact(struct vfu_client *c, uint16_t cmd, const void *p1
 			return io_fail(c, n);
 		}
 		struct vfu_hdr r;
-		memcpy(&r, c->rx, sizeof(r));
+		memcpy(&r, m, sizeof(r));
 		uint32_t type = r.flags & VFU_F_TYPE_MASK;
 		if (type == VFU_F_TYPE_COMMAND) {
-			/* a server command interleaved with our request */
+			/* a server command interleaved with our request: its reply
+			 * is built in place, so it is served from c->rx */
 			if (nf) {
 				vfu_close_fds(tfds, nf);
 				return violation(c, "descriptors with a server command");
 			}
+			memcpy(c->rx, m, (size_t)n);
 			rc = serve_cmd(c, c->sock, c->rx, (size_t)n, deadline);
 			if (rc)
 				return io_fail(c, rc);
@@ -531,6 +533,7 @@ VFU_CLIENT_INTERNAL long xact(struct vfu_client *c, uint16_t cmd, const void *p1
 			rfds[i] = tfds[i];
 		if (nrfds)
 			*nrfds = nf;
+		c->reply = m; /* in the reader's buffer: not copied */
 		return n - (long)sizeof(r);
 	}
 }

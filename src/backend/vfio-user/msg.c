@@ -166,32 +166,7 @@ static int take_fds(struct msghdr *mh, int *fds, size_t cap, size_t *got)
 	return rc;
 }
 
-/* Arm SO_RCVTIMEO with @ms (>= 1); 0 or -errno. */
-static int arm_rcvtimeo(int sock, int64_t ms, int *armed)
-{
-	if (ms < 1)
-		ms = 1;
-	if (ms > INT32_MAX)
-		ms = INT32_MAX;
-	struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
-	if (setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
-		return -errno;
-	*armed = (int)ms;
-	return 0;
-}
-
-/* A receive timeout armed this much longer than what is left of the
- * deadline is shortened first; below that, the overshoot is tolerated (it
- * saves a system call per receive on the fast path). */
-#define VFU_ARM_SLACK_MS 20
-
 long vfu_msg_recv(int sock, void *buf, size_t cap, int *fds, size_t *nfds, int timeout_ms)
-{
-	return vfu_msg_recv_until(sock, buf, cap, fds, nfds, timeout_ms, -1, NULL);
-}
-
-long vfu_msg_recv_until(int sock, void *buf, size_t cap, int *fds, size_t *nfds, int timeout_ms,
-			int64_t deadline_ms, int *armed_ms)
 {
 	size_t fcap = (fds && nfds) ? *nfds : 0;
 	size_t got = 0;
@@ -206,33 +181,10 @@ long vfu_msg_recv_until(int sock, void *buf, size_t cap, int *fds, size_t *nfds,
 		struct cmsghdr align;
 	} ctl;
 	size_t have = 0, want = sizeof(struct vfu_hdr);
-	bool timed_out = false;
 	while (have < want) {
-		if (deadline_ms >= 0) {
-			/* the deadline bounds the whole message, however it is cut up */
-			int64_t left = deadline_ms - vfu_now_ms();
-			if (left <= 0) {
-				rc = -ETIMEDOUT;
-				goto fail;
-			}
-			if (armed_ms) {
-				if (*armed_ms <= 0 || *armed_ms > left + VFU_ARM_SLACK_MS ||
-				    (timed_out && *armed_ms < left)) {
-					rc = arm_rcvtimeo(sock, left, armed_ms);
-					if (rc)
-						goto fail;
-				}
-			} else {
-				rc = wait_readable(sock, left > INT32_MAX ? INT32_MAX : (int)left);
-				if (rc)
-					goto fail;
-			}
-		} else {
-			rc = wait_readable(sock, timeout_ms);
-			if (rc)
-				goto fail;
-		}
-		timed_out = false;
+		rc = wait_readable(sock, timeout_ms);
+		if (rc)
+			goto fail;
 		struct iovec iov = { .iov_base = (char *)buf + have, .iov_len = want - have };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
 				     .msg_controllen = sizeof(ctl.buf) };
@@ -240,10 +192,6 @@ long vfu_msg_recv_until(int sock, void *buf, size_t cap, int *fds, size_t *nfds,
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (deadline_ms >= 0 && armed_ms && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-				timed_out = true; /* the armed timeout: the loop checks the deadline */
-				continue;
-			}
 			if (errno == EAGAIN || errno == EWOULDBLOCK) /* SO_RCVTIMEO or O_NONBLOCK */
 				rc = have == 0 && got == 0 ? -EAGAIN : -ETIMEDOUT;
 			else

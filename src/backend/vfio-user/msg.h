@@ -52,17 +52,6 @@ int vfu_msg_send2_until(int sock, struct vfu_hdr *hdr, const void *p1, size_t l1
  */
 long vfu_msg_recv(int sock, void *buf, size_t cap, int *fds, size_t *nfds, int timeout_ms);
 
-/*
- * As vfu_msg_recv(), with an overall deadline for the whole message when
- * @deadline_ms >= 0 (vfu_now_ms() time; @timeout_ms is then ignored): a peer
- * that sends a message in dribbles cannot hold the call past it.
- * @armed_ms NULL: each part is waited for by poll. Otherwise the socket is
- * read by blocking recvmsg bounded by SO_RCVTIMEO, and *@armed_ms is the
- * timeout currently armed on it (0: none), shortened here as the deadline
- * comes near (one system call fewer per part than a poll).
- */
-long vfu_msg_recv_until(int sock, void *buf, size_t cap, int *fds, size_t *nfds, int timeout_ms,
-			int64_t deadline_ms, int *armed_ms);
 
 /* Close @n descriptors of @fds that are >= 0 and set them to -1. */
 void vfu_close_fds(int *fds, size_t n);
